@@ -1,0 +1,71 @@
+#include "common.h"
+
+#include <cstdio>
+
+#include "core/paths.h"
+
+namespace vitscope::cli {
+
+void ModelOptions::add(CLI::App& cmd) {
+  cmd.add_option("-m,--model", model,
+                 "Model: a .safetensors file (config.json beside it) or a folder holding model.safetensors "
+                 "and config.json (default: the bundled Fashion-MNIST ViT)");
+  cmd.add_option("-d,--device", device, "Vulkan device index (see `vitscope-cli devices`; default: "
+                                        "VITSCOPE_DEVICE or the best device)");
+  cmd.add_option("--heads", heads, "Override the number of attention heads")->check(CLI::PositiveNumber);
+  cmd.add_option("--size", size, "Run at this input size, HxW or S (position embeddings are resampled)");
+}
+
+void parse_size(const std::string& s, int& h, int& w) {
+  int a = 0, b = 0;
+  char x = 0, extra = 0;
+  int n = std::sscanf(s.c_str(), "%d%c%d%c", &a, &x, &b, &extra);
+  if (n == 1) b = a;
+  else if (!(n == 3 && (x == 'x' || x == 'X'))) throw UsageError("--size must be HxW or S, got '" + s + "'");
+  if (a <= 0 || b <= 0 || a > 8192 || b > 8192) throw UsageError("--size out of range: '" + s + "'");
+  h = a;
+  w = b;
+}
+
+LoadOptions ModelOptions::load_options() const {
+  LoadOptions o;
+  o.heads = heads;
+  if (!size.empty()) parse_size(size, o.height, o.width);
+  return o;
+}
+
+std::string bundled_model_path() { return find_asset("models/fashion-vit"); }
+
+std::string ModelOptions::resolved_model() const {
+  if (!model.empty()) return model;
+  std::string p = bundled_model_path();
+  if (p.empty())
+    throw Error("no --model given and the bundled model (assets/models/fashion-vit) was not found "
+                "next to the executable or in the install prefix");
+  return p;
+}
+
+void print_warnings(const LoadedModel& m) {
+  for (const auto& w : m.warnings) std::fprintf(stderr, "vitscope: warning: %s\n", w.c_str());
+}
+
+nlohmann::json model_json(const VitModel& m) {
+  const VitConfig& c = m.config();
+  return {{"path", m.loaded().path},
+          {"architecture", c.architecture},
+          {"layout", c.layout},
+          {"input", {c.in_chans, c.img_h, c.img_w}},
+          {"patch_size", c.patch},
+          {"embed_dim", c.embed_dim},
+          {"depth", c.depth},
+          {"heads", c.num_heads},
+          {"mlp_hidden", c.mlp_hidden},
+          {"tokens", c.tokens()},
+          {"prefix_tokens", c.prefix_tokens()},
+          {"global_pool", c.global_pool},
+          {"num_classes", c.num_classes},
+          {"parameters", m.parameter_count()},
+          {"gflops_per_image", m.flops_per_image() * 1e-9}};
+}
+
+}  // namespace vitscope::cli

@@ -1,0 +1,341 @@
+#include "image.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <tuple>
+
+#include "core/error.h"
+
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_NO_STDIO
+#define STBI_NO_LINEAR
+#define STBI_NO_HDR
+#define STBI_MAX_DIMENSIONS 16384
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wall"
+#pragma GCC diagnostic ignored "-Wextra"
+#pragma GCC diagnostic ignored "-Wshadow"
+#pragma GCC diagnostic ignored "-Wpedantic"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wdouble-promotion"
+#include <stb/stb_image.h>
+#pragma GCC diagnostic pop
+
+namespace vitscope {
+
+namespace {
+
+[[noreturn]] void fail(const std::string& name, const std::string& what) {
+  throw InputError(name + ": " + what);
+}
+
+bool starts_with(const uint8_t* d, size_t n, std::initializer_list<uint8_t> sig) {
+  if (n < sig.size()) return false;
+  size_t i = 0;
+  for (uint8_t s : sig)
+    if (d[i++] != s) return false;
+  return true;
+}
+
+// stb_image decodes some truncated files without complaint; check their end markers.
+void check_complete(const uint8_t* d, size_t n, const std::string& name) {
+  if (starts_with(d, n, {0x89, 'P', 'N', 'G'})) {
+    // A complete PNG ends with an IEND chunk (possibly followed by junk we tolerate).
+    bool found = false;
+    size_t from = n > 4096 ? n - 4096 : 0;
+    for (size_t i = n >= 8 ? n - 8 : 0; i + 4 <= n && i >= from; --i) {
+      if (std::memcmp(d + i, "IEND", 4) == 0) { found = true; break; }
+      if (i == 0) break;
+    }
+    if (!found) fail(name, "truncated PNG (no IEND chunk)");
+  } else if (starts_with(d, n, {0xFF, 0xD8})) {
+    bool found = false;
+    size_t from = n > 4096 ? n - 4096 : 0;
+    for (size_t i = n - 2; i >= from; --i) {
+      if (d[i] == 0xFF && d[i + 1] == 0xD9) { found = true; break; }
+      if (i == 0) break;
+    }
+    if (!found) fail(name, "truncated JPEG (no end-of-image marker)");
+  }
+}
+
+// --- PIL resampling (Pillow's Resample.c, 8 bits per channel) ---------------------
+
+constexpr int kPrecisionBits = 32 - 8 - 2;
+
+struct Filter {
+  double (*fn)(double);
+  double support;
+};
+
+double bilinear_filter(double x) {
+  x = std::abs(x);
+  return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+double bicubic_filter(double x) {
+  const double a = -0.5;
+  x = std::abs(x);
+  if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+  if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
+  return 0.0;
+}
+
+double box_filter(double x) { return (x > -0.5 && x <= 0.5) ? 1.0 : 0.0; }
+
+struct Coeffs {
+  int ksize = 0;
+  std::vector<int> bounds;   // (xmin, count) per output
+  std::vector<int32_t> k;    // fixed-point weights, ksize per output
+};
+
+Coeffs precompute(int in_size, int out_size, const Filter& f) {
+  double scale = double(in_size) / out_size;
+  double filterscale = std::max(scale, 1.0);
+  double support = f.support * filterscale;
+  Coeffs c;
+  c.ksize = int(std::ceil(support)) * 2 + 1;
+  c.bounds.resize(size_t(out_size) * 2);
+  c.k.assign(size_t(out_size) * c.ksize, 0);
+  std::vector<double> kk(size_t(c.ksize));
+  for (int xx = 0; xx < out_size; ++xx) {
+    double center = (xx + 0.5) * scale;
+    double ww = 0.0, ss = 1.0 / filterscale;
+    int xmin = int(center - support + 0.5);
+    if (xmin < 0) xmin = 0;
+    int xmax = int(center + support + 0.5);
+    if (xmax > in_size) xmax = in_size;
+    xmax -= xmin;
+    for (int x = 0; x < xmax; ++x) {
+      double w = f.fn((x + xmin - center + 0.5) * ss);
+      kk[size_t(x)] = w;
+      ww += w;
+    }
+    for (int x = 0; x < c.ksize; ++x) {
+      double v = x < xmax ? (ww != 0.0 ? kk[size_t(x)] / ww : kk[size_t(x)]) : 0.0;
+      c.k[size_t(xx) * c.ksize + x] =
+          int32_t(v < 0 ? -0.5 + v * (1 << kPrecisionBits) : 0.5 + v * (1 << kPrecisionBits));
+    }
+    c.bounds[size_t(xx) * 2] = xmin;
+    c.bounds[size_t(xx) * 2 + 1] = xmax;
+  }
+  return c;
+}
+
+uint8_t clip8(int64_t v) {
+  if (v >= (int64_t(256) << kPrecisionBits)) return 255;
+  if (v <= 0) return 0;
+  return uint8_t(v >> kPrecisionBits);
+}
+
+Image resample_horizontal(const Image& in, int out_w, int y0, int rows, const Coeffs& c) {
+  Image out{out_w, rows, in.channels, std::vector<uint8_t>(size_t(out_w) * rows * in.channels)};
+  for (int y = 0; y < rows; ++y)
+    for (int x = 0; x < out_w; ++x) {
+      int xmin = c.bounds[size_t(x) * 2], n = c.bounds[size_t(x) * 2 + 1];
+      const int32_t* k = &c.k[size_t(x) * c.ksize];
+      for (int ch = 0; ch < in.channels; ++ch) {
+        int64_t ss = int64_t(1) << (kPrecisionBits - 1);
+        for (int i = 0; i < n; ++i) ss += int64_t(in.at(xmin + i, y + y0, ch)) * k[i];
+        out.pixels[(size_t(y) * out_w + x) * in.channels + ch] = clip8(ss);
+      }
+    }
+  return out;
+}
+
+Image resample_vertical(const Image& in, int out_h, const Coeffs& c, int shift) {
+  Image out{in.width, out_h, in.channels, std::vector<uint8_t>(size_t(in.width) * out_h * in.channels)};
+  for (int y = 0; y < out_h; ++y) {
+    int ymin = c.bounds[size_t(y) * 2] - shift, n = c.bounds[size_t(y) * 2 + 1];
+    const int32_t* k = &c.k[size_t(y) * c.ksize];
+    for (int x = 0; x < in.width; ++x)
+      for (int ch = 0; ch < in.channels; ++ch) {
+        int64_t ss = int64_t(1) << (kPrecisionBits - 1);
+        for (int i = 0; i < n; ++i) ss += int64_t(in.at(x, ymin + i, ch)) * k[i];
+        out.pixels[(size_t(y) * in.width + x) * in.channels + ch] = clip8(ss);
+      }
+  }
+  return out;
+}
+
+Image resize_nearest(const Image& in, int w, int h) {
+  Image out{w, h, in.channels, std::vector<uint8_t>(size_t(w) * h * in.channels)};
+  double sx = double(in.width) / w, sy = double(in.height) / h;
+  for (int y = 0; y < h; ++y) {
+    int yi = std::min(in.height - 1, int((y + 0.5) * sy));
+    for (int x = 0; x < w; ++x) {
+      int xi = std::min(in.width - 1, int((x + 0.5) * sx));
+      for (int ch = 0; ch < in.channels; ++ch)
+        out.pixels[(size_t(y) * w + x) * in.channels + ch] = in.at(xi, yi, ch);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Image decode_image(const uint8_t* data, size_t size, const std::string& name) {
+  if (size == 0) fail(name, "file is empty");
+  if (size > (size_t(1) << 31)) fail(name, "file is larger than 2 GiB");
+  int w = 0, h = 0, n = 0;
+  if (!stbi_info_from_memory(data, int(size), &w, &h, &n))
+    fail(name, std::string("not a supported image (PNG, JPEG, BMP, TGA, GIF): ") + stbi_failure_reason());
+  if (w <= 0 || h <= 0) fail(name, "image has no pixels");
+  if (w > kMaxImageSide || h > kMaxImageSide || int64_t(w) * h > kMaxImagePixels)
+    fail(name, "image is " + std::to_string(w) + "x" + std::to_string(h) + ", over the limit of " +
+                   std::to_string(kMaxImageSide) + " pixels a side and " + std::to_string(kMaxImagePixels / 1000000) +
+                   " megapixels");
+  check_complete(data, size, name);
+  int comp = 0;
+  stbi_uc* px = stbi_load_from_memory(data, int(size), &w, &h, &comp, 0);
+  if (!px) fail(name, std::string("cannot decode image: ") + stbi_failure_reason());
+  Image im;
+  im.width = w;
+  im.height = h;
+  bool grey = comp <= 2;
+  im.channels = grey ? 1 : 3;
+  im.pixels.resize(size_t(w) * h * im.channels);
+  for (size_t i = 0; i < size_t(w) * h; ++i)
+    for (int c = 0; c < im.channels; ++c) im.pixels[i * im.channels + c] = px[i * comp + c];  // alpha dropped
+  stbi_image_free(px);
+  return im;
+}
+
+Image load_image(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) fail(path, "read error (is it a directory?)");
+  return decode_image(bytes.data(), bytes.size(), path);
+}
+
+Image to_grey(const Image& im) {
+  if (im.channels == 1) return im;
+  Image out{im.width, im.height, 1, std::vector<uint8_t>(size_t(im.width) * im.height)};
+  for (size_t i = 0; i < out.pixels.size(); ++i) {
+    uint32_t r = im.pixels[i * 3], g = im.pixels[i * 3 + 1], b = im.pixels[i * 3 + 2];
+    out.pixels[i] = uint8_t((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16);
+  }
+  return out;
+}
+
+Image to_rgb(const Image& im) {
+  if (im.channels == 3) return im;
+  Image out{im.width, im.height, 3, std::vector<uint8_t>(size_t(im.width) * im.height * 3)};
+  for (size_t i = 0; i < size_t(im.width) * im.height; ++i)
+    out.pixels[i * 3] = out.pixels[i * 3 + 1] = out.pixels[i * 3 + 2] = im.pixels[i];
+  return out;
+}
+
+Image resize(const Image& im, int w, int h, const std::string& interpolation) {
+  if (w <= 0 || h <= 0) throw Error("resize to an empty size");
+  if (w == im.width && h == im.height) return im;
+  if (interpolation == "nearest") return resize_nearest(im, w, h);
+  Filter f;
+  if (interpolation == "bicubic")
+    f = {bicubic_filter, 2.0};
+  else if (interpolation == "bilinear")
+    f = {bilinear_filter, 1.0};
+  else if (interpolation == "box")
+    f = {box_filter, 0.5};
+  else
+    throw Error("unknown interpolation '" + interpolation + "' (bicubic, bilinear, nearest, box)");
+  Coeffs ch = precompute(im.width, w, f), cv = precompute(im.height, h, f);
+  bool need_h = w != im.width, need_v = h != im.height;
+  if (need_h) {
+    int first = cv.bounds[0];
+    int last = cv.bounds[size_t(h) * 2 - 2] + cv.bounds[size_t(h) * 2 - 1];
+    if (!need_v) { first = 0; last = im.height; }
+    Image tmp = resample_horizontal(im, w, first, last - first, ch);
+    return need_v ? resample_vertical(tmp, h, cv, first) : tmp;
+  }
+  return resample_vertical(im, h, cv, 0);
+}
+
+Image center_crop(const Image& src, int w, int h) {
+  Image im = src;
+  if (w > im.width || h > im.height) {
+    // torchvision pads symmetrically with zeros first.
+    int pw = std::max(w, im.width), ph = std::max(h, im.height);
+    int left = (w - im.width) > 0 ? (w - im.width) / 2 : 0;
+    int top = (h - im.height) > 0 ? (h - im.height) / 2 : 0;
+    Image padded{pw, ph, im.channels, std::vector<uint8_t>(size_t(pw) * ph * im.channels, 0)};
+    for (int y = 0; y < im.height; ++y)
+      std::memcpy(&padded.pixels[(size_t(y + top) * pw + left) * im.channels],
+                  &im.pixels[size_t(y) * im.width * im.channels], size_t(im.width) * im.channels);
+    im = std::move(padded);
+    if (im.width == w && im.height == h) return im;
+  }
+  int top = int(std::nearbyint((im.height - h) / 2.0));
+  int left = int(std::nearbyint((im.width - w) / 2.0));
+  Image out{w, h, im.channels, std::vector<uint8_t>(size_t(w) * h * im.channels)};
+  for (int y = 0; y < h; ++y)
+    std::memcpy(&out.pixels[size_t(y) * w * im.channels],
+                &im.pixels[(size_t(y + top) * im.width + left) * im.channels], size_t(w) * im.channels);
+  return out;
+}
+
+namespace {
+// torchvision Resize(int): shorter side to `s`, longer side int(s * long / short).
+std::pair<int, int> shorter_side_to(int w, int h, int s) {
+  if (w <= h) return {s, int(int64_t(s) * h / w)};
+  return {int(int64_t(s) * w / h), s};
+}
+}  // namespace
+
+Preprocessed preprocess(const Image& src, const Preprocess& pre, int in_chans) {
+  if (in_chans != 1 && in_chans != 3)
+    throw Error("models with " + std::to_string(in_chans) + " input channels cannot take images; use --input-npy");
+  Image im = in_chans == 1 ? to_grey(src) : to_rgb(src);
+  const int H = pre.height, W = pre.width;
+  Preprocessed out;
+  char buf[256];
+  if (pre.pipeline == "timm") {
+    int sh = int(std::floor(H / double(pre.crop_pct))), sw = int(std::floor(W / double(pre.crop_pct)));
+    int rw, rh;
+    if (sh == sw) {
+      std::tie(rw, rh) = shorter_side_to(im.width, im.height, sh);
+    } else {  // timm ResizeKeepRatio
+      double ratio = std::min(im.height / double(sh), im.width / double(sw));
+      rh = int(std::lround(im.height / ratio));
+      rw = int(std::lround(im.width / ratio));
+    }
+    im = center_crop(resize(im, rw, rh, pre.interpolation), W, H);
+    std::snprintf(buf, sizeof buf, "timm: resize to %dx%d (%s, crop_pct %.3g), centre crop %dx%d", rw, rh,
+                  pre.interpolation.c_str(), double(pre.crop_pct), W, H);
+  } else if (pre.pipeline == "torchvision" || (pre.pipeline == "hf" && !pre.squash)) {
+    int s = pre.resize_shortest > 0 ? pre.resize_shortest : std::min(H, W);
+    auto [rw, rh] = shorter_side_to(im.width, im.height, s);
+    im = resize(im, rw, rh, pre.interpolation);
+    if (pre.center_crop) im = center_crop(im, W, H);
+    std::snprintf(buf, sizeof buf, "%s: resize shorter side to %d (%s), centre crop %dx%d", pre.pipeline.c_str(), s,
+                  pre.interpolation.c_str(), W, H);
+  } else if (pre.pipeline == "hf" || pre.pipeline == "none") {
+    im = resize(im, W, H, pre.interpolation);
+    std::snprintf(buf, sizeof buf, "%s: resize to %dx%d (%s)", pre.pipeline.c_str(), W, H, pre.interpolation.c_str());
+  } else {
+    throw Error("unknown preprocessing pipeline '" + pre.pipeline + "' (timm, hf, torchvision, none)");
+  }
+  if (im.width != W || im.height != H) im = center_crop(im, W, H);
+  out.description = buf;
+  out.tensor.resize(size_t(in_chans) * H * W);
+  const bool exact_255 = std::abs(pre.rescale - 1.0f / 255.0f) < 1e-9f;
+  for (int c = 0; c < in_chans; ++c) {
+    float m = pre.mean[size_t(c)], s = pre.std[size_t(c)];
+    for (int y = 0; y < H; ++y)
+      for (int x = 0; x < W; ++x)
+        {
+          float v = float(im.at(x, y, c));
+          v = exact_255 ? v / 255.0f : v * pre.rescale;  // torchvision ToTensor divides
+          out.tensor[(size_t(c) * H + y) * W + x] = (v - m) / s;
+        }
+  }
+  out.view = std::move(im);
+  return out;
+}
+
+}  // namespace vitscope

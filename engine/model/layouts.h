@@ -1,0 +1,41 @@
+// Naming-specific loaders: each turns a checkpoint's tensors and config files into
+// a VitConfig and VitWeights.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include "model/tensor_set.h"
+#include "model/weights.h"
+
+namespace vitscope {
+
+struct LayoutInput {
+  TensorSet& tensors;
+  const nlohmann::json& config;        // config.json ({} if absent)
+  const nlohmann::json& preprocessor;  // preprocessor_config.json ({} if absent)
+  const LoadOptions& options;
+  std::vector<std::string>& warnings;
+  const std::string& config_path;
+};
+
+void load_timm(LayoutInput& in, VitConfig& cfg, VitWeights& w);
+void load_hf(LayoutInput& in, VitConfig& cfg, VitWeights& w);
+void load_torchvision(LayoutInput& in, VitConfig& cfg, VitWeights& w);
+
+// Head count from the architecture name (tiny 3, small 6, base 12, large 16, huge 16,
+// giant 24), or 0 when the name says nothing.
+int heads_from_name(const std::string& architecture);
+
+// Resamples the patch rows of a position table (prefix rows kept) from the stored grid
+// to the run grid the way `layout`'s framework does. `table` is (prefix + gh*gw, C).
+std::vector<float> resample_pos_embed(const std::vector<float>& table, int prefix, int C,
+                                      int old_h, int old_w, int new_h, int new_w,
+                                      const std::string& method);
+
+// Labels for a 1000-class model without names: ImageNet-1k from assets/labels.
+std::vector<std::string> imagenet_labels();
+
+// JSON helpers with messages that name the config file.
+int json_int(const nlohmann::json& j, const char* key, int fallback, const std::string& file);
+float json_float(const nlohmann::json& j, const char* key, float fallback, const std::string& file);
+
+}  // namespace vitscope

@@ -1,0 +1,221 @@
+// load_model: find the weights and config files, detect the naming, dispatch to the
+// naming-specific loader, then check the result is a model the engine can run.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/paths.h"
+#include "model/layouts.h"
+
+namespace vitscope {
+
+namespace fs = std::filesystem;
+
+int64_t HostTensor::numel() const {
+  int64_t n = 0;
+  for (auto& p : pieces) n += p.numel();
+  return n;
+}
+
+void HostTensor::read(float* dst, int64_t first, int64_t count) const {
+  int64_t base = 0;
+  for (const auto& p : pieces) {
+    int64_t n = p.numel();
+    int64_t lo = std::max(first, base), hi = std::min(first + count, base + n);
+    if (lo < hi) {
+      if (p.src)
+        p.file->read_f32(*p.src, dst + (lo - first), lo - base, hi - lo);
+      else
+        std::copy(p.owned.begin() + (lo - base), p.owned.begin() + (hi - base), dst + (lo - first));
+    }
+    base += n;
+  }
+}
+
+std::vector<float> HostTensor::to_vector() const {
+  std::vector<float> v(static_cast<size_t>(numel()));
+  read(v.data(), 0, numel());
+  return v;
+}
+
+int64_t VitWeights::parameter_count() const {
+  int64_t n = 0;
+  auto add = [&](const std::optional<HostTensor>& t) { if (t) n += t->numel(); };
+  n += patch_w.numel();
+  add(patch_b); add(prefix); add(pos);
+  for (auto& b : blocks) {
+    n += b.norm1_w.numel() + b.norm1_b.numel() + b.qkv_w.numel() + b.proj_w.numel() +
+         b.proj_b.numel() + b.norm2_w.numel() + b.norm2_b.numel() + b.fc1_w.numel() +
+         b.fc1_b.numel() + b.fc2_w.numel() + b.fc2_b.numel();
+    add(b.qkv_b); add(b.ls1); add(b.ls2);
+  }
+  add(norm_w); add(norm_b); add(fc_norm_w); add(fc_norm_b); add(head_w); add(head_b);
+  add(head_dist_w); add(head_dist_b); add(pooler_w); add(pooler_b);
+  return n;
+}
+
+HostTensor from_file(const SafetensorsFile& f, const TensorInfo& t) {
+  HostTensor h;
+  h.name = t.name;
+  h.shape = t.shape;
+  WeightPiece p;
+  p.file = &f;
+  p.src = &t;
+  h.pieces.push_back(std::move(p));
+  return h;
+}
+
+HostTensor owned_tensor(std::string name, std::vector<int64_t> shape, std::vector<float> data) {
+  HostTensor h;
+  h.name = std::move(name);
+  h.shape = std::move(shape);
+  WeightPiece p;
+  p.owned = std::move(data);
+  h.pieces.push_back(std::move(p));
+  return h;
+}
+
+int heads_from_name(const std::string& a) {
+  struct { const char* key; int heads; } table[] = {
+      {"_tiny", 3}, {"_small", 6}, {"_base", 12}, {"_large", 16}, {"_huge", 16}, {"_giant", 24},
+      {"-tiny", 3}, {"-small", 6}, {"-base", 12}, {"-large", 16}, {"-huge", 16}, {"-giant", 24},
+  };
+  for (auto& e : table)
+    if (a.find(e.key) != std::string::npos) return e.heads;
+  return 0;
+}
+
+int json_int(const nlohmann::json& j, const char* key, int fallback, const std::string& file) {
+  if (!j.is_object() || !j.contains(key) || j[key].is_null()) return fallback;
+  if (!j[key].is_number_integer() || j[key].get<int64_t>() < 0 || j[key].get<int64_t>() > (1 << 24))
+    throw ModelError(file + ": '" + key + "' must be a non-negative integer, found " + j[key].dump());
+  return j[key].get<int>();
+}
+
+float json_float(const nlohmann::json& j, const char* key, float fallback, const std::string& file) {
+  if (!j.is_object() || !j.contains(key) || j[key].is_null()) return fallback;
+  if (!j[key].is_number()) throw ModelError(file + ": '" + key + "' must be a number, found " + j[key].dump());
+  return j[key].get<float>();
+}
+
+std::vector<std::string> imagenet_labels() {
+  std::string p = find_asset("labels/imagenet1k.txt");
+  std::vector<std::string> out;
+  if (p.empty()) return out;
+  std::ifstream in(p);
+  std::string line;
+  while (std::getline(in, line)) out.push_back(line);
+  if (out.size() != 1000) out.clear();
+  return out;
+}
+
+namespace {
+
+nlohmann::json read_json(const fs::path& p) {
+  std::ifstream in(p);
+  if (!in) throw ModelError(p.string() + ": cannot open");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  try {
+    auto j = nlohmann::json::parse(ss.str());
+    if (!j.is_object()) throw ModelError(p.string() + ": not a JSON object");
+    return j;
+  } catch (const nlohmann::json::exception& e) {
+    throw ModelError(p.string() + ": invalid JSON: " + e.what());
+  }
+}
+
+std::string detect_layout(const SafetensorsFile& f) {
+  for (const char* timm : {"patch_embed.proj.weight"})
+    if (f.find(timm)) return "timm";
+  for (const char* prefix : {"", "vit.", "deit.", "dinov2.", "model."})
+    if (f.find(std::string(prefix) + "embeddings.patch_embeddings.projection.weight")) return "hf";
+  if (f.find("conv_proj.weight")) return "torchvision";
+  std::string first = f.tensors().empty() ? "(none)" : f.tensors().front().name;
+  throw ModelError(f.path() + ": not a recognised ViT checkpoint: no patch-embedding tensor "
+                   "('patch_embed.proj.weight' for timm, 'embeddings.patch_embeddings.projection.weight' "
+                   "for Hugging Face, 'conv_proj.weight' for torchvision); first tensor is '" + first + "'");
+}
+
+void validate(const std::string& path, const VitConfig& c) {
+  auto bad = [&](const std::string& m) { throw ModelError(path + ": " + m); };
+  if (c.embed_dim <= 0 || c.depth <= 0 || c.patch <= 0) bad("empty model dimensions");
+  if (c.num_heads <= 0 || c.embed_dim % c.num_heads != 0)
+    bad("embedding width " + std::to_string(c.embed_dim) + " is not divisible by " +
+        std::to_string(c.num_heads) + " heads (use --heads to override)");
+  if (c.img_h < c.patch || c.img_w < c.patch)
+    bad("input " + std::to_string(c.img_h) + "x" + std::to_string(c.img_w) +
+        " is smaller than one " + std::to_string(c.patch) + "-pixel patch");
+  if (c.img_h > 8192 || c.img_w > 8192) bad("input size over 8192 pixels is not supported");
+  if (c.pre.mean.size() != size_t(c.in_chans) || c.pre.std.size() != size_t(c.in_chans))
+    bad("mean/std have " + std::to_string(c.pre.mean.size()) + "/" + std::to_string(c.pre.std.size()) +
+        " values for " + std::to_string(c.in_chans) + " input channels");
+  for (float s : c.pre.std)
+    if (!(s > 0)) bad("std values must be positive");
+  if (c.hidden_act != "gelu") bad("activation '" + c.hidden_act + "' is not supported (only exact GELU)");
+}
+
+}  // namespace
+
+LoadedModel load_model(const std::string& path, const LoadOptions& options) {
+  LoadedModel m;
+  fs::path p(path);
+  std::error_code ec;
+  if (!fs::exists(p, ec)) throw ModelError(path + ": no such file or directory");
+  fs::path dir;
+  if (fs::is_directory(p, ec)) {
+    dir = p;
+    fs::path st = p / "model.safetensors";
+    if (!fs::exists(st, ec)) {
+      // Accept a folder with exactly one .safetensors file.
+      std::vector<fs::path> found;
+      for (auto& e : fs::directory_iterator(p, ec))
+        if (e.path().extension() == ".safetensors") found.push_back(e.path());
+      if (found.size() != 1)
+        throw ModelError(path + ": folder has no model.safetensors" +
+                         std::string(found.size() > 1 ? " and several .safetensors files" : ""));
+      st = found[0];
+    }
+    m.path = st.string();
+  } else {
+    dir = p.parent_path();
+    if (dir.empty()) dir = ".";
+    m.path = p.string();
+  }
+  m.file = std::make_unique<SafetensorsFile>(m.path);
+
+  nlohmann::json config = nlohmann::json::object(), pre = nlohmann::json::object();
+  fs::path cfg_path = dir / "config.json";
+  if (fs::exists(cfg_path, ec)) {
+    config = read_json(cfg_path);
+    m.config_path = cfg_path.string();
+  } else {
+    m.warnings.push_back("no config.json next to " + m.path + "; dimensions inferred from the tensors");
+  }
+  fs::path pre_path = dir / "preprocessor_config.json";
+  if (fs::exists(pre_path, ec)) pre = read_json(pre_path);
+
+  std::string layout = detect_layout(*m.file);
+  TensorSet tensors(*m.file);
+  LayoutInput in{tensors, config, pre, options, m.warnings, m.config_path.empty() ? m.path : m.config_path};
+  m.config.layout = layout;
+  if (layout == "timm")
+    load_timm(in, m.config, m.weights);
+  else if (layout == "hf")
+    load_hf(in, m.config, m.weights);
+  else
+    load_torchvision(in, m.config, m.weights);
+  tensors.finish(layout);
+
+  if (m.config.labels.empty() && m.config.num_classes == 1000) m.config.labels = imagenet_labels();
+  if (!m.config.labels.empty() && int(m.config.labels.size()) != m.config.num_classes) {
+    m.warnings.push_back("config lists " + std::to_string(m.config.labels.size()) + " labels for " +
+                         std::to_string(m.config.num_classes) + " classes; labels ignored");
+    m.config.labels.clear();
+  }
+  validate(m.path, m.config);
+  return m;
+}
+
+}  // namespace vitscope

@@ -1,0 +1,44 @@
+#include "model/tensor_set.h"
+
+#include "core/error.h"
+
+namespace vitscope {
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i)
+    out += (i ? "," : "") + (s[i] < 0 ? std::string("?") : std::to_string(s[i]));
+  return out + "]";
+}
+
+HostTensor TensorSet::take(const std::string& name, const std::vector<int64_t>& shape) {
+  const TensorInfo* t = f_.find(name);
+  if (!t) throw ModelError(f_.path() + ": tensor '" + name + "' is missing (expected shape " + shape_str(shape) + ")");
+  bool ok = t->shape.size() == shape.size();
+  for (size_t i = 0; ok && i < shape.size(); ++i) ok = shape[i] < 0 || shape[i] == t->shape[i];
+  if (!ok)
+    throw ModelError(f_.path() + ": tensor '" + name + "': expected shape " + shape_str(shape) +
+                     ", found " + t->dtype_str + " " + t->shape_str());
+  if (t->dtype != DType::F32 && t->dtype != DType::F16 && t->dtype != DType::BF16 && t->dtype != DType::F64)
+    throw ModelError(f_.path() + ": tensor '" + name + "' has dtype " + t->dtype_str +
+                     "; weights must be F32, F16, BF16 or F64");
+  used_.insert(name);
+  return from_file(f_, *t);
+}
+
+std::optional<HostTensor> TensorSet::maybe(const std::string& name, const std::vector<int64_t>& shape) {
+  if (!has(name)) return std::nullopt;
+  return take(name, shape);
+}
+
+void TensorSet::finish(const std::string& layout) const {
+  for (const auto& t : f_.tensors()) {
+    if (used_.count(t.name)) continue;
+    std::string msg = f_.path() + ": unexpected tensor '" + t.name + "' " + t.shape_str() +
+                      " for a " + layout + " ViT";
+    if (!first_missing_.empty()) msg += "; first missing tensor: '" + first_missing_ + "'";
+    throw ModelError(msg);
+  }
+}
+
+}  // namespace vitscope

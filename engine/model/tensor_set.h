@@ -1,0 +1,39 @@
+// TensorSet: takes tensors out of a safetensors file by name, checking shapes, and
+// remembers which were used so that unexpected names can be reported.
+#pragma once
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "model/weights.h"
+
+namespace vitscope {
+
+class TensorSet {
+ public:
+  explicit TensorSet(const SafetensorsFile& f) : f_(f) {}
+
+  bool has(const std::string& name) const { return f_.find(name) != nullptr; }
+  const TensorInfo* info(const std::string& name) const { return f_.find(name); }
+  // Required tensor with an exact shape (-1 matches any size in that dimension).
+  HostTensor take(const std::string& name, const std::vector<int64_t>& shape);
+  std::optional<HostTensor> maybe(const std::string& name, const std::vector<int64_t>& shape);
+  // Mark a tensor as known but unused (e.g. HF's mask_token).
+  void ignore(const std::string& name) { used_.insert(name); }
+  // Throws listing the first unexpected tensor (and the first missing one, if any).
+  void finish(const std::string& layout) const;
+  void note_missing(const std::string& name) {
+    if (first_missing_.empty()) first_missing_ = name;
+  }
+  const SafetensorsFile& file() const { return f_; }
+
+ private:
+  const SafetensorsFile& f_;
+  std::set<std::string> used_;
+  std::string first_missing_;
+};
+
+std::string shape_str(const std::vector<int64_t>& s);
+
+}  // namespace vitscope

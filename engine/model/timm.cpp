@@ -1,0 +1,294 @@
+// timm naming (shared/docs/checkpoints.md §2): patch_embed.proj, cls_token, reg_token,
+// dist_token, pos_embed, blocks.i.{norm1,attn.qkv,attn.proj,ls1,norm2,mlp.fc1,mlp.fc2,ls2},
+// norm / fc_norm, head, head_dist; config.json in timm's hub style.
+#include <cmath>
+
+#include "core/error.h"
+#include "model/layouts.h"
+
+namespace vitscope {
+
+namespace {
+
+int count_blocks(const SafetensorsFile& f, const std::string& prefix, const std::string& probe) {
+  int n = 0;
+  while (f.find(prefix + std::to_string(n) + probe)) ++n;
+  return n;
+}
+
+void check_arg(const std::string& file, const char* key, int cfg, int found, const std::string& tensor) {
+  if (cfg > 0 && cfg != found)
+    throw ModelError(file + ": model_args." + key + " is " + std::to_string(cfg) + " but tensor '" +
+                     tensor + "' implies " + std::to_string(found));
+}
+
+std::vector<float> float_list(const nlohmann::json& j, const char* key, std::vector<float> fallback,
+                              const std::string& file) {
+  if (!j.is_object() || !j.contains(key) || j[key].is_null()) return fallback;
+  const auto& v = j[key];
+  std::vector<float> out;
+  if (v.is_number()) return {v.get<float>()};
+  if (!v.is_array()) throw ModelError(file + ": '" + key + "' must be a list of numbers");
+  for (auto& x : v) {
+    if (!x.is_number()) throw ModelError(file + ": '" + key + "' must be a list of numbers");
+    out.push_back(x.get<float>());
+  }
+  return out;
+}
+
+// img_size may be an int or [h, w].
+bool read_size(const nlohmann::json& j, const char* key, int& h, int& w, const std::string& file) {
+  if (!j.is_object() || !j.contains(key) || j[key].is_null()) return false;
+  const auto& v = j[key];
+  if (v.is_number_integer()) {
+    h = w = v.get<int>();
+  } else if (v.is_array() && v.size() == 2 && v[0].is_number_integer() && v[1].is_number_integer()) {
+    h = v[0].get<int>();
+    w = v[1].get<int>();
+  } else {
+    throw ModelError(file + ": '" + key + "' must be an integer or [height, width]");
+  }
+  if (h <= 0 || w <= 0 || h > 8192 || w > 8192) throw ModelError(file + ": '" + key + "' is out of range");
+  return true;
+}
+
+}  // namespace
+
+void load_timm(LayoutInput& in, VitConfig& c, VitWeights& w) {
+  TensorSet& ts = in.tensors;
+  const auto& j = in.config;
+  const std::string& file = in.config_path;
+  const nlohmann::json empty = nlohmann::json::object();
+  const nlohmann::json& margs = j.contains("model_args") && j["model_args"].is_object() ? j["model_args"] : empty;
+  const nlohmann::json& pcfg =
+      j.contains("pretrained_cfg") && j["pretrained_cfg"].is_object() ? j["pretrained_cfg"] : empty;
+
+  c.layout = "timm";
+  c.architecture = j.value("architecture", std::string("vit (timm naming)"));
+
+  // Patch embedding: (C, Cin, P, P).
+  const TensorInfo* pe = ts.info("patch_embed.proj.weight");
+  if (pe->shape.size() != 4 || pe->shape[2] != pe->shape[3])
+    throw ModelError(ts.file().path() + ": tensor 'patch_embed.proj.weight': expected [C,Cin,P,P] with square patches, found " + pe->shape_str());
+  c.embed_dim = int(pe->shape[0]);
+  c.in_chans = int(pe->shape[1]);
+  c.patch = int(pe->shape[2]);
+  check_arg(file, "embed_dim", json_int(margs, "embed_dim", 0, file), c.embed_dim, "patch_embed.proj.weight");
+  check_arg(file, "in_chans", json_int(margs, "in_chans", 0, file), c.in_chans, "patch_embed.proj.weight");
+  check_arg(file, "patch_size", json_int(margs, "patch_size", 0, file), c.patch, "patch_embed.proj.weight");
+  const int64_t C = c.embed_dim;
+
+  c.depth = count_blocks(ts.file(), "blocks.", ".norm1.weight");
+  if (c.depth == 0) {
+    ts.note_missing("blocks.0.norm1.weight");
+    throw ModelError(ts.file().path() + ": tensor 'blocks.0.norm1.weight' is missing (no transformer blocks found)");
+  }
+  check_arg(file, "depth", json_int(margs, "depth", 0, file), c.depth, "blocks.*");
+  const TensorInfo* fc1 = ts.info("blocks.0.mlp.fc1.weight");
+  if (!fc1 || fc1->shape.size() != 2)
+    throw ModelError(ts.file().path() + ": tensor 'blocks.0.mlp.fc1.weight' is missing or not 2-D");
+  c.mlp_hidden = int(fc1->shape[0]);
+  if (margs.contains("mlp_ratio") && margs["mlp_ratio"].is_number()) {
+    double r = margs["mlp_ratio"].get<double>();
+    if (std::abs(r * double(C) - double(c.mlp_hidden)) >= 1.0)
+      throw ModelError(file + ": model_args.mlp_ratio " + margs["mlp_ratio"].dump() + " gives " +
+                       std::to_string(int(r * double(C))) + " hidden units but tensor 'blocks.0.mlp.fc1.weight' has " +
+                       std::to_string(c.mlp_hidden));
+  }
+
+  // Heads: --heads, model_args, the architecture name, else 64 per head.
+  c.num_heads = in.options.heads;
+  if (!c.num_heads) c.num_heads = json_int(margs, "num_heads", 0, file);
+  if (!c.num_heads) c.num_heads = heads_from_name(c.architecture);
+  if (!c.num_heads) {
+    c.num_heads = std::max<int>(1, int(C / 64));
+    in.warnings.push_back("head count not in config or architecture name; assuming " +
+                          std::to_string(c.num_heads) + " (64 per head); override with --heads");
+  }
+  c.qkv_bias = ts.has("blocks.0.attn.qkv.bias");
+  c.layer_scale = ts.has("blocks.0.ls1.gamma");
+  c.eps = 1e-6f;
+
+  // Tokens.
+  c.class_token = ts.has("cls_token");
+  c.dist_token = ts.has("dist_token");
+  c.num_registers = 0;
+  if (const TensorInfo* r = ts.info("reg_token")) {
+    if (r->shape.size() != 3 || r->shape[0] != 1 || r->shape[2] != C)
+      throw ModelError(ts.file().path() + ": tensor 'reg_token': expected [1,R," + std::to_string(C) + "], found " + r->shape_str());
+    c.num_registers = int(r->shape[1]);
+  }
+  std::vector<WeightPiece> prefix;
+  for (const char* name : {"cls_token", "dist_token", "reg_token"}) {
+    if (!ts.has(name)) continue;
+    auto t = ts.take(name, {1, -1, C});
+    for (auto& p : t.pieces) prefix.push_back(std::move(p));
+  }
+  const int T = c.prefix_tokens();
+  if (T > 0) {
+    HostTensor pt;
+    pt.name = "cls/dist/reg tokens";
+    pt.shape = {T, C};
+    pt.pieces = std::move(prefix);
+    w.prefix = std::move(pt);
+  }
+
+  // Native image size, and the position table's layout.
+  int nat_h = 0, nat_w = 0;
+  bool have_size = read_size(margs, "img_size", nat_h, nat_w, file);
+  if (!have_size && pcfg.contains("input_size") && pcfg["input_size"].is_array() && pcfg["input_size"].size() == 3) {
+    nat_h = pcfg["input_size"][1].get<int>();
+    nat_w = pcfg["input_size"][2].get<int>();
+    have_size = nat_h > 0 && nat_w > 0;
+  }
+  c.has_pos_embed = ts.has("pos_embed");
+  int64_t npos = 0;
+  if (c.has_pos_embed) {
+    const TensorInfo* pos = ts.info("pos_embed");
+    if (pos->shape.size() != 3 || pos->shape[0] != 1 || pos->shape[2] != C)
+      throw ModelError(ts.file().path() + ": tensor 'pos_embed': expected [1,N," + std::to_string(C) + "], found " + pos->shape_str());
+    npos = pos->shape[1];
+  }
+  bool no_embed_class = margs.value("no_embed_class", false);
+  if (have_size) {
+    int64_t grid = int64_t(nat_h / c.patch) * (nat_w / c.patch);
+    if (c.has_pos_embed) {
+      if (margs.contains("no_embed_class"))
+        c.pos_prefix = no_embed_class ? 0 : T;
+      else if (npos == grid + T)
+        c.pos_prefix = T;
+      else if (npos == grid)
+        c.pos_prefix = 0;
+      else
+        throw ModelError(ts.file().path() + ": tensor 'pos_embed' has " + std::to_string(npos) +
+                         " rows, but a " + std::to_string(nat_h) + "x" + std::to_string(nat_w) +
+                         " input with " + std::to_string(c.patch) + "-pixel patches has " + std::to_string(grid) +
+                         " patches and " + std::to_string(T) + " prefix tokens");
+      if (npos - c.pos_prefix != grid)
+        throw ModelError(ts.file().path() + ": tensor 'pos_embed' has " + std::to_string(npos) +
+                         " rows, expected " + std::to_string(grid + c.pos_prefix));
+    }
+    c.pos_grid_h = nat_h / c.patch;
+    c.pos_grid_w = nat_w / c.patch;
+  } else {
+    // No size anywhere: the stored table must be square.
+    int64_t pp = margs.contains("no_embed_class") ? (no_embed_class ? 0 : T) : T;
+    auto is_square = [](int64_t n) {
+      int64_t r = int64_t(std::llround(std::sqrt(double(n))));
+      return r * r == n ? r : int64_t(0);
+    };
+    int64_t g = is_square(npos - pp);
+    if (!g && is_square(npos)) {
+      pp = 0;
+      g = is_square(npos);
+    }
+    if (!c.has_pos_embed || !g)
+      throw ModelError(file + ": cannot tell the input size: no model_args.img_size or pretrained_cfg.input_size, "
+                       "and the position table is not a square grid");
+    c.pos_prefix = int(pp);
+    c.pos_grid_h = c.pos_grid_w = int(g);
+    nat_h = nat_w = int(g) * c.patch;
+  }
+  c.img_h = in.options.height > 0 ? in.options.height : nat_h;
+  c.img_w = in.options.width > 0 ? in.options.width : nat_w;
+  if (c.img_h % c.patch || c.img_w % c.patch)
+    throw ModelError("input size " + std::to_string(c.img_h) + "x" + std::to_string(c.img_w) +
+                     " is not a multiple of the " + std::to_string(c.patch) + "-pixel patch size");
+  if (c.has_pos_embed) {
+    auto pos = ts.take("pos_embed", {1, npos, C});
+    if (c.grid_h() != c.pos_grid_h || c.grid_w() != c.pos_grid_w) {
+      auto table = pos.to_vector();
+      auto resampled = resample_pos_embed(table, c.pos_prefix, int(C), c.pos_grid_h, c.pos_grid_w,
+                                          c.grid_h(), c.grid_w(), "timm");
+      w.pos = owned_tensor("pos_embed (resampled)", {int64_t(c.pos_prefix + c.num_patches()), C},
+                           std::move(resampled));
+    } else {
+      pos.shape = {npos, C};
+      w.pos = std::move(pos);
+    }
+  }
+
+  // Patch embedding weights as a (C, Cin*P*P) Linear.
+  w.patch_w = ts.take("patch_embed.proj.weight", {C, c.in_chans, c.patch, c.patch});
+  w.patch_w.shape = {C, int64_t(c.in_chans) * c.patch * c.patch};
+  w.patch_b = ts.maybe("patch_embed.proj.bias", {C});
+
+  const int64_t M = c.mlp_hidden;
+  for (int i = 0; i < c.depth; ++i) {
+    std::string b = "blocks." + std::to_string(i) + ".";
+    BlockWeights bw;
+    bw.norm1_w = ts.take(b + "norm1.weight", {C});
+    bw.norm1_b = ts.take(b + "norm1.bias", {C});
+    bw.qkv_w = ts.take(b + "attn.qkv.weight", {3 * C, C});
+    bw.qkv_b = c.qkv_bias ? std::optional(ts.take(b + "attn.qkv.bias", {3 * C})) : std::nullopt;
+    if (!c.qkv_bias && ts.has(b + "attn.qkv.bias"))
+      throw ModelError(ts.file().path() + ": tensor '" + b + "attn.qkv.bias' present in some blocks but not block 0");
+    bw.proj_w = ts.take(b + "attn.proj.weight", {C, C});
+    bw.proj_b = ts.take(b + "attn.proj.bias", {C});
+    bw.norm2_w = ts.take(b + "norm2.weight", {C});
+    bw.norm2_b = ts.take(b + "norm2.bias", {C});
+    bw.fc1_w = ts.take(b + "mlp.fc1.weight", {M, C});
+    bw.fc1_b = ts.take(b + "mlp.fc1.bias", {M});
+    bw.fc2_w = ts.take(b + "mlp.fc2.weight", {C, M});
+    bw.fc2_b = ts.take(b + "mlp.fc2.bias", {C});
+    if (c.layer_scale) {
+      bw.ls1 = ts.take(b + "ls1.gamma", {C});
+      bw.ls2 = ts.take(b + "ls2.gamma", {C});
+    }
+    w.blocks.push_back(std::move(bw));
+  }
+
+  // Final norm, pooling and head.
+  std::string pool = j.value("global_pool", margs.value("global_pool", std::string()));
+  c.fc_norm = ts.has("fc_norm.weight");
+  if (pool.empty()) pool = c.fc_norm ? "avg" : "token";
+  if (pool != "token" && pool != "avg")
+    throw ModelError(file + ": global_pool '" + pool + "' is not supported (token or avg)");
+  c.global_pool = pool;
+  if (!c.class_token && pool == "token")
+    throw ModelError(file + ": global_pool 'token' needs a cls_token, which the checkpoint lacks");
+  c.final_norm = ts.has("norm.weight");
+  if (c.final_norm) {
+    w.norm_w = ts.take("norm.weight", {C});
+    w.norm_b = ts.take("norm.bias", {C});
+  }
+  if (c.fc_norm) {
+    w.fc_norm_w = ts.take("fc_norm.weight", {C});
+    w.fc_norm_b = ts.take("fc_norm.bias", {C});
+  }
+  if (const TensorInfo* h = ts.info("head.weight")) {
+    if (h->shape.size() != 2 || h->shape[1] != C)
+      throw ModelError(ts.file().path() + ": tensor 'head.weight': expected [K," + std::to_string(C) + "], found " + h->shape_str());
+    c.num_classes = int(h->shape[0]);
+    w.head_w = ts.take("head.weight", {c.num_classes, C});
+    w.head_b = ts.take("head.bias", {c.num_classes});
+    if (c.dist_token && ts.has("head_dist.weight")) {
+      w.head_dist_w = ts.take("head_dist.weight", {c.num_classes, C});
+      w.head_dist_b = ts.take("head_dist.bias", {c.num_classes});
+    }
+  } else {
+    c.num_classes = 0;
+  }
+  int cfg_classes = json_int(j, "num_classes", -1, file);
+  if (cfg_classes >= 0 && cfg_classes != c.num_classes)
+    throw ModelError(file + ": num_classes is " + std::to_string(cfg_classes) + " but the checkpoint has " +
+                     (c.num_classes ? "a " + std::to_string(c.num_classes) + "-class head ('head.weight')" : std::string("no head")));
+
+  // Preprocessing (timm eval transform).
+  c.pre.pipeline = "timm";
+  c.pre.height = c.img_h;
+  c.pre.width = c.img_w;
+  c.pre.interpolation = pcfg.value("interpolation", std::string("bicubic"));
+  c.pre.crop_pct = json_float(pcfg, "crop_pct", 0.9f, file);
+  if (!(c.pre.crop_pct > 0.f && c.pre.crop_pct <= 4.f)) throw ModelError(file + ": crop_pct out of range");
+  c.pre.center_crop = true;
+  std::vector<float> def(size_t(c.in_chans), 0.5f);
+  c.pre.mean = float_list(pcfg, "mean", def, file);
+  c.pre.std = float_list(pcfg, "std", def, file);
+
+  if (j.contains("label_names") && j["label_names"].is_array()) {
+    for (auto& l : j["label_names"]) c.labels.push_back(l.is_string() ? l.get<std::string>() : l.dump());
+  }
+}
+
+}  // namespace vitscope

@@ -1,0 +1,81 @@
+// Host-side description of a ViT's weights: each tensor is a list of pieces taken
+// from the memory-mapped file (converted to float32 on upload) or computed on the
+// host (resampled position tables, concatenated q/k/v). Nothing is copied until the
+// engine streams it to the device.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/safetensors.h"
+#include "model/vit_config.h"
+
+namespace vitscope {
+
+struct WeightPiece {
+  const SafetensorsFile* file = nullptr;
+  const TensorInfo* src = nullptr;  // from the file ...
+  std::vector<float> owned;          // ... or computed on the host
+  int64_t numel() const { return src ? src->numel() : int64_t(owned.size()); }
+};
+
+struct HostTensor {
+  std::string name;  // checkpoint name(s), for messages
+  std::vector<int64_t> shape;
+  std::vector<WeightPiece> pieces;  // concatenated along the flattened tensor
+  int64_t numel() const;
+  std::vector<float> to_vector() const;  // materialise (tests, CPU reference)
+  void read(float* dst, int64_t first, int64_t count) const;
+};
+
+struct BlockWeights {
+  HostTensor norm1_w, norm1_b;
+  HostTensor qkv_w;                  // (3C, C) rows [q; k; v]
+  std::optional<HostTensor> qkv_b;   // (3C)
+  HostTensor proj_w, proj_b;         // (C, C), (C)
+  std::optional<HostTensor> ls1;     // (C) LayerScale
+  HostTensor norm2_w, norm2_b;
+  HostTensor fc1_w, fc1_b;           // (M, C), (M)
+  HostTensor fc2_w, fc2_b;           // (C, M), (C)
+  std::optional<HostTensor> ls2;
+};
+
+struct VitWeights {
+  HostTensor patch_w;                 // (C, Cin*P*P)
+  std::optional<HostTensor> patch_b;  // (C)
+  std::optional<HostTensor> prefix;   // (T, C): cls, dist, registers
+  std::optional<HostTensor> pos;      // (pos_prefix + Np, C) at the run size
+  std::vector<BlockWeights> blocks;
+  std::optional<HostTensor> norm_w, norm_b;        // final norm over tokens
+  std::optional<HostTensor> fc_norm_w, fc_norm_b;  // norm after avg pooling
+  std::optional<HostTensor> head_w, head_b;        // (K, C)
+  std::optional<HostTensor> head_dist_w, head_dist_b;
+  std::optional<HostTensor> pooler_w, pooler_b;    // HF ViTModel pooler
+  int64_t parameter_count() const;
+};
+
+struct LoadOptions {
+  int heads = 0;            // override the head count (0: from config / name)
+  int height = 0, width = 0;  // run at this input size (0: the config's)
+};
+
+struct LoadedModel {
+  std::string path;          // weights file
+  std::string config_path;   // config.json used ("" if none)
+  std::unique_ptr<SafetensorsFile> file;
+  VitConfig config;
+  VitWeights weights;
+  std::vector<std::string> warnings;
+};
+
+// PATH is a .safetensors file (config.json beside it) or a folder holding
+// model.safetensors and config.json.
+LoadedModel load_model(const std::string& path, const LoadOptions& options = {});
+
+// Helpers shared by the naming-specific loaders.
+HostTensor from_file(const SafetensorsFile& f, const TensorInfo& t);
+HostTensor owned_tensor(std::string name, std::vector<int64_t> shape, std::vector<float> data);
+
+}  // namespace vitscope

@@ -1,0 +1,345 @@
+#include "vit.h"
+
+#include <chrono>
+#include <cstring>
+
+#include "core/error.h"
+#include "ops/attention.h"
+#include "ops/layernorm.h"
+#include "ops/linear.h"
+#include "ops/patch_embed.h"
+#include "ops/pooling.h"
+
+namespace vitscope {
+
+using vk::BufferView;
+
+struct VitModel::Tensor {
+  vk::Buffer buffer;
+  std::vector<int64_t> shape;
+  BufferView view() const { return {&buffer, 0, 0}; }
+};
+
+struct VitModel::Block {
+  std::unique_ptr<Tensor> norm1_w, norm1_b, qkv_w, qkv_b, proj_w, proj_b, ls1, norm2_w, norm2_b,
+      fc1_w, fc1_b, fc2_w, fc2_b, ls2;
+};
+
+// Activations and the recorded command buffer for one (batch, options) pair.
+struct VitModel::Plan {
+  int batch = 0;
+  bool keep_attention = false;
+  std::vector<std::unique_ptr<vk::Buffer>> owned;
+  vk::Buffer* input_staging = nullptr;
+  vk::Buffer *input, *cols, *patches, *x, *ln, *qkv, *attn_out, *hidden, *pooled, *pooled2,
+      *pooled_n, *logits, *probs;
+  std::vector<vk::Buffer*> prob;  // per layer when kept, else one scratch
+  vk::Buffer *logits_rb = nullptr, *probs_rb = nullptr, *attn_rb = nullptr;
+  std::unique_ptr<vk::Recorder> rec;
+  uint64_t bytes = 0;
+
+  vk::Buffer* make(vk::Context& ctx, uint64_t floats, vk::BufferKind kind, const std::string& name) {
+    owned.push_back(std::make_unique<vk::Buffer>(ctx, floats * 4, kind, name));
+    if (kind == vk::BufferKind::Device) bytes += floats * 4;
+    return owned.back().get();
+  }
+};
+
+std::unique_ptr<VitModel::Tensor> VitModel::upload(vk::Uploader& up, const HostTensor& t) {
+  uint64_t n = uint64_t(t.numel());
+  auto out = std::unique_ptr<Tensor>(new Tensor{vk::Buffer(ctx_, n * 4, vk::BufferKind::Device, t.name), t.shape});
+  up.upload(out->buffer, 0, n * 4, [&t](void* dst, VkDeviceSize off, VkDeviceSize bytes) {
+    t.read(static_cast<float*>(dst), int64_t(off / 4), int64_t(bytes / 4));
+  });
+  weight_bytes_ += n * 4;
+  return out;
+}
+
+VitModel::VitModel(vk::Context& ctx, LoadedModel model) : ctx_(ctx), model_(std::move(model)) {
+  const VitWeights& w = model_.weights;
+  params_ = w.parameter_count();
+  vk::Uploader up(ctx_);
+  auto opt = [&](const std::optional<HostTensor>& t) { return t ? upload(up, *t) : nullptr; };
+  patch_w_ = upload(up, w.patch_w);
+  patch_b_ = opt(w.patch_b);
+  prefix_ = opt(w.prefix);
+  pos_ = opt(w.pos);
+  for (const auto& b : w.blocks) {
+    Block d;
+    d.norm1_w = upload(up, b.norm1_w);
+    d.norm1_b = upload(up, b.norm1_b);
+    d.qkv_w = upload(up, b.qkv_w);
+    d.qkv_b = opt(b.qkv_b);
+    d.proj_w = upload(up, b.proj_w);
+    d.proj_b = upload(up, b.proj_b);
+    d.ls1 = opt(b.ls1);
+    d.norm2_w = upload(up, b.norm2_w);
+    d.norm2_b = upload(up, b.norm2_b);
+    d.fc1_w = upload(up, b.fc1_w);
+    d.fc1_b = upload(up, b.fc1_b);
+    d.fc2_w = upload(up, b.fc2_w);
+    d.fc2_b = upload(up, b.fc2_b);
+    d.ls2 = opt(b.ls2);
+    blocks_.push_back(std::move(d));
+  }
+  norm_w_ = opt(w.norm_w);
+  norm_b_ = opt(w.norm_b);
+  fc_norm_w_ = opt(w.fc_norm_w);
+  fc_norm_b_ = opt(w.fc_norm_b);
+  head_w_ = opt(w.head_w);
+  head_b_ = opt(w.head_b);
+  head_dist_w_ = opt(w.head_dist_w);
+  head_dist_b_ = opt(w.head_dist_b);
+  pooler_w_ = opt(w.pooler_w);
+  pooler_b_ = opt(w.pooler_b);
+  up.flush();
+  // The weights now live on the device: let the OS drop the mapped file pages.
+  for (const auto& t : model_.file->tensors()) model_.file->release(t);
+}
+
+VitModel::~VitModel() = default;
+
+uint64_t VitModel::activation_bytes() const { return plan_ ? plan_->bytes : 0; }
+
+double VitModel::flops_per_image() const {
+  const VitConfig& c = config();
+  double N = c.tokens(), C = c.embed_dim, M = c.mlp_hidden, Np = c.num_patches();
+  double K = double(c.in_chans) * c.patch * c.patch;
+  double f = 2 * Np * K * C;  // patch embedding
+  f += c.depth * (2 * N * C * 3 * C + 2 * 2 * N * N * C + 2 * N * C * C + 2 * 2 * N * C * M);
+  f += 2 * C * c.output_dim();
+  return f;
+}
+
+void VitModel::record(Plan& p) {
+  const VitConfig& c = config();
+  const uint32_t B = uint32_t(p.batch), N = uint32_t(c.tokens()), C = uint32_t(c.embed_dim),
+                 H = uint32_t(c.num_heads), D = uint32_t(c.head_dim()), M = uint32_t(c.mlp_hidden),
+                 T = uint32_t(c.prefix_tokens()), Np = uint32_t(c.num_patches()),
+                 K = uint32_t(c.output_dim()), L = uint32_t(c.depth);
+  const uint32_t rows = B * N;
+  auto dev = vk::BufferKind::Device;
+  uint64_t in_floats = uint64_t(B) * c.in_chans * c.img_h * c.img_w;
+  p.input_staging = p.make(ctx_, in_floats, vk::BufferKind::Upload, "input staging");
+  p.input = p.make(ctx_, in_floats, dev, "input");
+  p.cols = p.make(ctx_, uint64_t(B) * Np * c.in_chans * c.patch * c.patch, dev, "patch columns");
+  p.patches = p.make(ctx_, uint64_t(B) * Np * C, dev, "patch embeddings");
+  p.x = p.make(ctx_, uint64_t(rows) * C, dev, "residual stream");
+  p.ln = p.make(ctx_, uint64_t(rows) * C, dev, "layernorm out");
+  p.qkv = p.make(ctx_, uint64_t(rows) * 3 * C, dev, "qkv");
+  p.attn_out = p.make(ctx_, uint64_t(rows) * C, dev, "attention out");
+  p.hidden = p.make(ctx_, uint64_t(rows) * M, dev, "mlp hidden");
+  p.pooled = p.make(ctx_, uint64_t(B) * C, dev, "pooled");
+  p.pooled2 = p.make(ctx_, uint64_t(B) * C, dev, "pooled (dist)");
+  p.pooled_n = p.make(ctx_, uint64_t(B) * C, dev, "pooled normed");
+  p.logits = p.make(ctx_, uint64_t(B) * K, dev, "logits");
+  p.probs = p.make(ctx_, uint64_t(B) * K, dev, "probabilities");
+  uint64_t att = uint64_t(B) * H * N * N;
+  for (uint32_t l = 0; l < (p.keep_attention ? L : 1u); ++l)
+    p.prob.push_back(p.make(ctx_, att, dev, "attention probabilities " + std::to_string(l)));
+  p.logits_rb = p.make(ctx_, uint64_t(B) * K, vk::BufferKind::Readback, "logits readback");
+  p.probs_rb = p.make(ctx_, uint64_t(B) * K, vk::BufferKind::Readback, "probs readback");
+  if (p.keep_attention)
+    p.attn_rb = p.make(ctx_, att * L, vk::BufferKind::Readback, "attention readback");
+
+  p.rec = std::make_unique<vk::Recorder>(ctx_);
+  vk::Recorder& rec = *p.rec;
+  auto V = [](const vk::Buffer* b) { return BufferView{b, 0, 0}; };
+  auto O = [](const std::unique_ptr<Tensor>& t) {
+    return t ? std::optional<BufferView>(t->view()) : std::nullopt;
+  };
+  rec.begin();
+  rec.copy(*p.input_staging, 0, *p.input, 0, in_floats * 4);
+
+  // z_0 = [x_class; x_p^1 E; ...; x_p^N E] + E_pos                         (eq. 1)
+  ops::PatchEmbedArgs pe;
+  pe.image = V(p.input);
+  pe.cols = V(p.cols);
+  pe.weight = patch_w_->view();
+  pe.bias = O(patch_b_);
+  pe.patches = V(p.patches);
+  pe.B = B;
+  pe.Cin = uint32_t(c.in_chans);
+  pe.H = uint32_t(c.img_h);
+  pe.W = uint32_t(c.img_w);
+  pe.P = uint32_t(c.patch);
+  pe.C = C;
+  ops::patch_embed(ctx_, rec, pe);
+  ops::TokensArgs tk;
+  tk.prefix = prefix_ ? prefix_->view() : V(&ctx_.dummy_buffer());
+  tk.patches = V(p.patches);
+  tk.pos = O(pos_);
+  tk.z = V(p.x);
+  tk.B = B;
+  tk.T = T;
+  tk.Np = Np;
+  tk.C = C;
+  tk.pos_prefix = uint32_t(c.pos_prefix);
+  ops::assemble_tokens(ctx_, rec, tk);
+
+  for (uint32_t l = 0; l < L; ++l) {
+    const Block& b = blocks_[l];
+    std::string name = "block" + std::to_string(l);
+    // z'_l = MSA(LN(z_{l-1})) + z_{l-1}                                       (eq. 2)
+    ops::layernorm(ctx_, rec, {V(p.x), b.norm1_w->view(), b.norm1_b->view(), V(p.ln), rows, C, 0, 0, c.eps},
+                   name + ".norm1");
+    ops::LinearArgs qkv;
+    qkv.x = V(p.ln);
+    qkv.w = b.qkv_w->view();
+    qkv.bias = O(b.qkv_b);
+    qkv.y = V(p.qkv);
+    qkv.M = rows;
+    qkv.N = 3 * C;
+    qkv.K = C;
+    ops::linear(ctx_, rec, qkv, name + ".attn.qkv");
+    ops::attention(ctx_, rec, {V(p.qkv), V(p.prob[p.keep_attention ? l : 0]), V(p.attn_out), B, N, H, D},
+                   name + ".attn");
+    ops::LinearArgs proj;
+    proj.x = V(p.attn_out);
+    proj.w = b.proj_w->view();
+    proj.bias = b.proj_b->view();
+    proj.gamma = O(b.ls1);
+    proj.y = V(p.x);
+    proj.M = rows;
+    proj.N = C;
+    proj.K = C;
+    proj.residual = true;
+    ops::linear(ctx_, rec, proj, name + ".attn.proj+residual");
+    // z_l = MLP(LN(z'_l)) + z'_l                                               (eq. 3)
+    ops::layernorm(ctx_, rec, {V(p.x), b.norm2_w->view(), b.norm2_b->view(), V(p.ln), rows, C, 0, 0, c.eps},
+                   name + ".norm2");
+    ops::LinearArgs fc1;
+    fc1.x = V(p.ln);
+    fc1.w = b.fc1_w->view();
+    fc1.bias = b.fc1_b->view();
+    fc1.y = V(p.hidden);
+    fc1.M = rows;
+    fc1.N = M;
+    fc1.K = C;
+    fc1.act = ops::Activation::Gelu;
+    ops::linear(ctx_, rec, fc1, name + ".mlp.fc1+gelu");
+    ops::LinearArgs fc2;
+    fc2.x = V(p.hidden);
+    fc2.w = b.fc2_w->view();
+    fc2.bias = b.fc2_b->view();
+    fc2.gamma = O(b.ls2);
+    fc2.y = V(p.x);
+    fc2.M = rows;
+    fc2.N = C;
+    fc2.K = M;
+    fc2.residual = true;
+    ops::linear(ctx_, rec, fc2, name + ".mlp.fc2+residual");
+  }
+
+  // y = LN(z_L^0), or the normed mean of the patch tokens                     (eq. 4)
+  BufferView pooled = V(p.pooled);
+  if (c.global_pool == "token") {
+    auto pick = [&](uint32_t token, vk::Buffer* out, const std::string& label) {
+      if (norm_w_) {
+        ops::layernorm(ctx_, rec, {BufferView{p.x, uint64_t(token) * C * 4, 0}, norm_w_->view(), norm_b_->view(),
+                                   V(out), B, C, N * C, C, c.eps}, label);
+      } else {
+        for (uint32_t b = 0; b < B; ++b)
+          rec.copy(*p.x, (uint64_t(b) * N + token) * C * 4, *out, uint64_t(b) * C * 4, uint64_t(C) * 4);
+      }
+    };
+    pick(0, p.pooled, "norm(cls)");
+    if (head_dist_w_) pick(1, p.pooled2, "norm(dist)");
+  } else {
+    BufferView seq = V(p.x);
+    if (norm_w_) {
+      ops::layernorm(ctx_, rec, {V(p.x), norm_w_->view(), norm_b_->view(), V(p.ln), rows, C, 0, 0, c.eps}, "norm");
+      seq = V(p.ln);
+    }
+    ops::pool_mean(ctx_, rec, seq, V(p.pooled), B, N, T, C);
+    if (fc_norm_w_) {
+      ops::layernorm(ctx_, rec, {V(p.pooled), fc_norm_w_->view(), fc_norm_b_->view(), V(p.pooled_n), B, C, 0, 0, c.eps},
+                     "fc_norm");
+      pooled = V(p.pooled_n);
+    }
+  }
+
+  if (head_w_) {
+    ops::LinearArgs head;
+    head.x = pooled;
+    head.w = head_w_->view();
+    head.bias = head_b_->view();
+    head.y = V(p.logits);
+    head.M = B;
+    head.N = K;
+    head.K = C;
+    if (head_dist_w_) head.alpha = 0.5f;  // DeiT: mean of the class and distillation heads
+    ops::linear(ctx_, rec, head, "head");
+    if (head_dist_w_) {
+      ops::LinearArgs hd = head;
+      hd.x = V(p.pooled2);
+      hd.w = head_dist_w_->view();
+      hd.bias = head_dist_b_->view();
+      hd.residual = true;
+      ops::linear(ctx_, rec, hd, "head_dist");
+    }
+    ops::softmax_rows(ctx_, rec, V(p.logits), V(p.probs), B, K);
+    rec.copy(*p.probs, 0, *p.probs_rb, 0, uint64_t(B) * K * 4);
+  } else if (pooler_w_) {
+    ops::LinearArgs pl;
+    pl.x = pooled;
+    pl.w = pooler_w_->view();
+    pl.bias = pooler_b_->view();
+    pl.y = V(p.logits);
+    pl.M = B;
+    pl.N = K;
+    pl.K = C;
+    pl.act = ops::Activation::Tanh;
+    ops::linear(ctx_, rec, pl, "pooler");
+  } else {
+    rec.copy(*pooled.buffer, 0, *p.logits, 0, uint64_t(B) * K * 4);
+  }
+  rec.copy(*p.logits, 0, *p.logits_rb, 0, uint64_t(B) * K * 4);
+  if (p.keep_attention)
+    for (uint32_t l = 0; l < L; ++l) rec.copy(*p.prob[l], 0, *p.attn_rb, uint64_t(l) * att * 4, att * 4);
+  rec.host_barrier();
+  rec.end();
+}
+
+ForwardResult VitModel::forward(const float* input, int batch, const ForwardOptions& options) {
+  const VitConfig& c = config();
+  if (batch <= 0) throw Error("batch size must be positive");
+  if (!plan_ || plan_->batch != batch || plan_->keep_attention != options.keep_attention) {
+    plan_.reset();
+    auto p = std::make_unique<Plan>();
+    p->batch = batch;
+    p->keep_attention = options.keep_attention;
+    record(*p);
+    plan_ = std::move(p);
+  }
+  Plan& p = *plan_;
+  size_t in_floats = size_t(batch) * c.in_chans * c.img_h * c.img_w;
+  std::memcpy(p.input_staging->mapped(), input, in_floats * 4);
+  p.input_staging->flush();
+
+  auto t0 = std::chrono::steady_clock::now();
+  p.rec->run("forward pass of " + c.architecture);
+  auto t1 = std::chrono::steady_clock::now();
+
+  ForwardResult r;
+  r.batch = batch;
+  r.outputs = c.output_dim();
+  size_t out = size_t(batch) * size_t(r.outputs);
+  p.logits_rb->invalidate();
+  r.logits.assign(static_cast<float*>(p.logits_rb->mapped()), static_cast<float*>(p.logits_rb->mapped()) + out);
+  if (c.num_classes > 0) {
+    p.probs_rb->invalidate();
+    r.probs.assign(static_cast<float*>(p.probs_rb->mapped()), static_cast<float*>(p.probs_rb->mapped()) + out);
+  }
+  if (p.keep_attention) {
+    p.attn_rb->invalidate();
+    size_t n = p.attn_rb->size() / 4;
+    r.attention.assign(static_cast<float*>(p.attn_rb->mapped()), static_cast<float*>(p.attn_rb->mapped()) + n);
+  }
+  r.op_times = p.rec->op_times();
+  r.gpu_ms = p.rec->total_ms();
+  r.wall_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+  return r;
+}
+
+}  // namespace vitscope

@@ -1,0 +1,67 @@
+// VitModel: a ViT's weights on the device and its forward pass recorded as GLSL
+// compute dispatches (Dosovitskiy et al. 2021, eq. 1-4).
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/weights.h"
+#include "vk/buffer.h"
+#include "vk/context.h"
+#include "vk/recorder.h"
+
+namespace vitscope {
+
+struct ForwardOptions {
+  bool keep_attention = false;  // download every layer's attention probabilities
+};
+
+struct ForwardResult {
+  int batch = 0;
+  int outputs = 0;              // K classes, or D features for a headless model
+  std::vector<float> logits;    // (B, outputs): class logits or pooled features
+  std::vector<float> probs;     // (B, K) softmax of the logits; empty when headless
+  // (L, B, H, N, N) post-softmax attention, when keep_attention was set.
+  std::vector<float> attention;
+  std::vector<vk::OpTime> op_times;  // GPU time per dispatch (when timestamps exist)
+  double gpu_ms = 0.0;   // sum of op times
+  double wall_ms = 0.0;  // submit to fence, as seen by the host
+};
+
+class VitModel {
+ public:
+  // Uploads the weights (streamed from the file through a staging buffer).
+  VitModel(vk::Context& ctx, LoadedModel model);
+  ~VitModel();
+  VitModel(const VitModel&) = delete;
+  VitModel& operator=(const VitModel&) = delete;
+
+  const VitConfig& config() const { return model_.config; }
+  const LoadedModel& loaded() const { return model_; }
+  int64_t parameter_count() const { return params_; }
+  uint64_t weight_bytes() const { return weight_bytes_; }
+  uint64_t activation_bytes() const;  // of the current plan
+  double flops_per_image() const;
+
+  // input: (B, Cin, H, W) float32, preprocessed. The pass for a (batch, options)
+  // pair is recorded once and replayed on later calls.
+  ForwardResult forward(const float* input, int batch, const ForwardOptions& options = {});
+
+ private:
+  struct Tensor;
+  struct Block;
+  struct Plan;
+  std::unique_ptr<Tensor> upload(vk::Uploader& up, const HostTensor& t);
+  void record(Plan& plan);
+
+  vk::Context& ctx_;
+  LoadedModel model_;
+  int64_t params_ = 0;
+  uint64_t weight_bytes_ = 0;
+  std::unique_ptr<Tensor> patch_w_, patch_b_, prefix_, pos_, norm_w_, norm_b_, fc_norm_w_,
+      fc_norm_b_, head_w_, head_b_, head_dist_w_, head_dist_b_, pooler_w_, pooler_b_;
+  std::vector<Block> blocks_;
+  std::unique_ptr<Plan> plan_;
+};
+
+}  // namespace vitscope
