@@ -1,9 +1,8 @@
-// Subcommands still to come.
+// `vitscope-cli bench` (not implemented yet).
 #include "common.h"
 
 namespace vitscope::cli {
 
-void register_eval(CLI::App&, Action&) {}
 void register_bench(CLI::App&, Action&) {}
 
 }  // namespace vitscope::cli
