@@ -55,15 +55,15 @@ def main():
                       "std": list(std), "shape": list(arr.shape), **params})
 
     # timm eval: shorter side to floor(S / crop_pct), bicubic, centre crop S.
-    for src, size, crop_pct in (("rgb", 32, 0.9), ("big", 96, 0.875), ("rgb", 96, 1.0), ("big", 64, 0.95)):
+    for src, size, crop_pct in (("rgb", 32, 0.9), ("big", 48, 0.875), ("rgb", 40, 1.0), ("big", 64, 0.95)):
         scale = math.floor(size / crop_pct)
         fn = T.Compose([T.Resize(scale, interpolation=T.InterpolationMode.BICUBIC), T.CenterCrop(size)])
         add(f"timm_{src}_{size}_{int(crop_pct * 1000)}", src, fn, f"timm: Resize({scale}, bicubic) + CenterCrop({size})",
             MEAN, STD, {"pipeline": "timm", "size": [size, size], "crop_pct": crop_pct, "interpolation": "bicubic"})
     # torchvision ImageClassification: Resize(256, bilinear) + CenterCrop(224).
-    fn = T.Compose([T.Resize(128, interpolation=T.InterpolationMode.BILINEAR), T.CenterCrop(112)])
-    add("torchvision_big_112", "big", fn, "torchvision: Resize(128, bilinear) + CenterCrop(112)", MEAN, STD,
-        {"pipeline": "torchvision", "size": [112, 112], "resize_shortest": 128, "interpolation": "bilinear"})
+    fn = T.Compose([T.Resize(64, interpolation=T.InterpolationMode.BILINEAR), T.CenterCrop(56)])
+    add("torchvision_big_56", "big", fn, "torchvision: Resize(64, bilinear) + CenterCrop(56)", MEAN, STD,
+        {"pipeline": "torchvision", "size": [56, 56], "resize_shortest": 64, "interpolation": "bilinear"})
     # Hugging Face ViTImageProcessor: squash to H x W with PIL (bilinear), rescale, normalise.
     fn = lambda im: im.resize((40, 24), resample=Image.BILINEAR)  # noqa: E731
     add("hf_rgb_24x40", "rgb", fn, "hf: PIL resize to 40x24 bilinear", (0.5,) * 3, (0.5,) * 3,
