@@ -45,16 +45,19 @@ std::vector<float> rollout(const float* attn, const AttentionShape& s, int last_
                            float discard, int query) {
   check(s, last_layer, query);
   const size_t N = size_t(s.tokens);
-  std::vector<double> R(N * N, 0.0), A(N * N), tmp(N * N);
-  for (size_t i = 0; i < N; ++i) R[i * N + i] = 1.0;
+  // Only row `query` of R = Ã_last ... Ã_0 is needed: r = e_q^T Ã_last ... Ã_0, evaluated
+  // as vector-matrix products from the last layer down (O(N^2) per layer, not O(N^3)).
+  std::vector<double> r(N, 0.0), next(N), A(N * N);
+  r[size_t(query)] = 1.0;
   std::vector<float> flat(N * N);
-  for (int l = 0; l <= last_layer; ++l) {
+  std::vector<size_t> idx;
+  for (int l = last_layer; l >= 0; --l) {
     for (size_t i = 0; i < N; ++i)
       for (size_t j = 0; j < N; ++j) flat[i * N + j] = fuse(attn, s, l, -1, fusion, int(i), int(j));
     if (discard > 0.f) {
       size_t k = size_t(double(N * N) * std::clamp(discard, 0.f, 1.f));
       if (k > 0) {
-        std::vector<size_t> idx(N * N);
+        idx.resize(N * N);
         std::iota(idx.begin(), idx.end(), 0);
         std::nth_element(idx.begin(), idx.begin() + long(k - 1), idx.end(),
                          [&](size_t a, size_t b) { return flat[a] < flat[b]; });
@@ -63,6 +66,7 @@ std::vector<float> rollout(const float* attn, const AttentionShape& s, int last_
           if (idx[t] != keep) flat[idx[t]] = 0.f;
       }
     }
+    // Ã_l = (A_l + I) / 2 with each row renormalised to sum 1.
     for (size_t i = 0; i < N; ++i) {
       double sum = 0;
       for (size_t j = 0; j < N; ++j) {
@@ -71,17 +75,16 @@ std::vector<float> rollout(const float* attn, const AttentionShape& s, int last_
       }
       for (size_t j = 0; j < N; ++j) A[i * N + j] /= sum;
     }
-    // R = A R
-    for (size_t i = 0; i < N; ++i)
-      for (size_t j = 0; j < N; ++j) {
-        double acc = 0;
-        for (size_t k = 0; k < N; ++k) acc += A[i * N + k] * R[k * N + j];
-        tmp[i * N + j] = acc;
-      }
-    R.swap(tmp);
+    // r = r Ã_l
+    std::fill(next.begin(), next.end(), 0.0);
+    for (size_t i = 0; i < N; ++i) {
+      if (r[i] == 0.0) continue;
+      for (size_t j = 0; j < N; ++j) next[j] += r[i] * A[i * N + j];
+    }
+    r.swap(next);
   }
   std::vector<float> out(size_t(s.grid_h) * s.grid_w);
-  for (size_t p = 0; p < out.size(); ++p) out[p] = float(R[size_t(query) * N + size_t(s.prefix) + p]);
+  for (size_t p = 0; p < out.size(); ++p) out[p] = float(r[size_t(s.prefix) + p]);
   return out;
 }
 
