@@ -97,8 +97,6 @@ void help_marker(const char* text) {
   }
 }
 
-bool key_pressed(int glfw_key, bool repeat = false) { return ImGui::IsKeyPressed(glfw_key, repeat); }
-
 ImVec4 rect_of(ImVec2 p0, ImVec2 p1) { return ImVec4(p0.x, p0.y, p1.x - p0.x, p1.y - p0.y); }
 
 nlohmann::json rect_json(const ImVec4& r) {
@@ -358,33 +356,59 @@ void App::frame() {
   draw_help();
 }
 
+void App::key(int glfw_key, int mods) {
+  keys_.emplace_back(glfw_key, mods);
+  redraw_ = std::max(redraw_, 2);
+}
+
+// Shortcuts come from GLFW's key events (queued by main.cpp), so a press and release
+// that fall between two frames are not lost while the app sleeps between events.
 void App::handle_keys() {
-  ImGuiIO& io = ImGui::GetIO();
-  if (key_pressed(ImGui::GetKeyIndex(ImGuiKey_Escape)) && help_open_) help_open_ = false;
-  if (io.WantTextInput || ImGui::IsPopupOpen("", ImGuiPopupFlags_AnyPopupId)) return;
-  if (io.KeyCtrl) {
-    if (key_pressed(GLFW_KEY_Q)) glfwSetWindowShouldClose(window_, GLFW_TRUE);
-    return;
+  escape_ = enter_ = false;
+  const ImGuiIO& io = ImGui::GetIO();
+  const bool popup = ImGui::IsPopupOpen("", ImGuiPopupFlags_AnyPopupId);
+  std::vector<std::pair<int, int>> keys;
+  keys.swap(keys_);
+  for (const auto& [k, mods] : keys) {
+    if (k == GLFW_KEY_ESCAPE) {
+      escape_ = true;
+      help_open_ = false;
+      continue;
+    }
+    if (k == GLFW_KEY_ENTER || k == GLFW_KEY_KP_ENTER) enter_ = true;
+    if (popup || io.WantTextInput) continue;
+    if (mods & GLFW_MOD_CONTROL) {
+      if (k == GLFW_KEY_Q) glfwSetWindowShouldClose(window_, GLFW_TRUE);
+      continue;
+    }
+    switch (k) {
+      case GLFW_KEY_O: open_dialog(FileBrowser::Mode::OpenImage); break;
+      case GLFW_KEY_M: open_dialog(FileBrowser::Mode::OpenModel); break;
+      case GLFW_KEY_F1: help_open_ = !help_open_; break;
+      case GLFW_KEY_1: select_tab_ = Tab::Image, force_tab_ = true; break;
+      case GLFW_KEY_2: select_tab_ = Tab::Heads, force_tab_ = true; break;
+      case GLFW_KEY_3: select_tab_ = Tab::Grid, force_tab_ = true; break;
+      default: break;
+    }
+    if (!model_) continue;
+    switch (k) {
+      case GLFW_KEY_LEFT: step_head(-1); break;
+      case GLFW_KEY_RIGHT: step_head(+1); break;
+      case GLFW_KEY_UP: set_layer(view_.layer - 1); break;
+      case GLFW_KEY_DOWN: set_layer(view_.layer + 1); break;
+      case GLFW_KEY_R: view_.rollout = !view_.rollout; break;
+      case GLFW_KEY_H: show_heat_ = !show_heat_; break;
+      case GLFW_KEY_K: view_.mask = !view_.mask; break;
+      case GLFW_KEY_Q:
+        query_mode_ = !query_mode_ || shape_.prefix == 0;
+        if (!query_mode_) view_.query_patch = -1;
+        break;
+      case GLFW_KEY_S:
+        if (loaded_) open_dialog(FileBrowser::Mode::Save);
+        break;
+      default: break;
+    }
   }
-  if (key_pressed(GLFW_KEY_O)) open_dialog(FileBrowser::Mode::OpenImage);
-  if (key_pressed(GLFW_KEY_M)) open_dialog(FileBrowser::Mode::OpenModel);
-  if (key_pressed(GLFW_KEY_F1)) help_open_ = !help_open_;
-  if (!model_) return;
-  if (key_pressed(ImGui::GetKeyIndex(ImGuiKey_LeftArrow), true)) step_head(-1);
-  if (key_pressed(ImGui::GetKeyIndex(ImGuiKey_RightArrow), true)) step_head(+1);
-  if (key_pressed(ImGui::GetKeyIndex(ImGuiKey_UpArrow), true)) set_layer(view_.layer - 1);
-  if (key_pressed(ImGui::GetKeyIndex(ImGuiKey_DownArrow), true)) set_layer(view_.layer + 1);
-  if (key_pressed(GLFW_KEY_R)) view_.rollout = !view_.rollout;
-  if (key_pressed(GLFW_KEY_H)) show_heat_ = !show_heat_;
-  if (key_pressed(GLFW_KEY_K)) view_.mask = !view_.mask;
-  if (key_pressed(GLFW_KEY_Q)) {
-    query_mode_ = !query_mode_ || shape_.prefix == 0;
-    if (!query_mode_) view_.query_patch = -1;
-  }
-  if (key_pressed(GLFW_KEY_S)) open_dialog(FileBrowser::Mode::Save);
-  if (key_pressed(GLFW_KEY_1)) select_tab_ = Tab::Image, force_tab_ = true;
-  if (key_pressed(GLFW_KEY_2)) select_tab_ = Tab::Heads, force_tab_ = true;
-  if (key_pressed(GLFW_KEY_3)) select_tab_ = Tab::Grid, force_tab_ = true;
 }
 
 // Order of the head choices: mean, max, min, head 1..H.
@@ -1170,8 +1194,7 @@ void App::draw_popups() {
       ImGui::Spacing();
       ImGui::TextDisabled("What was loaded before stays loaded.");
       ImGui::Spacing();
-      if (ImGui::Button("OK", ImVec2(120.f, 0.f)) || key_pressed(ImGui::GetKeyIndex(ImGuiKey_Escape)) ||
-          key_pressed(ImGui::GetKeyIndex(ImGuiKey_Enter))) {
+      if (ImGui::Button("OK", ImVec2(120.f, 0.f)) || escape_ || enter_) {
         errors_.erase(errors_.begin());
         ImGui::CloseCurrentPopup();
         redraw_ = 3;
@@ -1179,7 +1202,7 @@ void App::draw_popups() {
       ImGui::EndPopup();
     }
   }
-  if (auto chosen = browser_.draw(recent_, places_)) {
+  if (auto chosen = browser_.draw(recent_, places_, escape_)) {
     switch (browser_mode_) {
       case FileBrowser::Mode::OpenImage: request(model_path_, *chosen); break;
       case FileBrowser::Mode::OpenModel: request(*chosen, image_path_); break;

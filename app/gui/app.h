@@ -28,6 +28,8 @@ class App {
 
   // Builds one frame of UI (between ImGui::NewFrame and ImGui::Render).
   void frame();
+  // A key press (or repeat) from GLFW's key callback; handled in the next frame.
+  void key(int glfw_key, int mods);
   // Paths dropped onto the window; returns false when none could be opened.
   bool drop(const std::vector<std::string>& paths);
 
@@ -132,6 +134,8 @@ class App {
   enum class Tab { Image, Heads, Grid } tab_ = Tab::Image, select_tab_ = Tab::Image;
   bool force_tab_ = true;
   std::vector<std::string> errors_;
+  std::vector<std::pair<int, int>> keys_;  // queued key presses: key, modifiers
+  bool escape_ = false, enter_ = false;    // pressed since the last frame
   bool help_open_ = false;
   std::string hover_text_;
   std::string toast_;

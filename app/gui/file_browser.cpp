@@ -159,7 +159,8 @@ void FileBrowser::navigate(const fs::path& dir) {
 }
 
 std::optional<std::string> FileBrowser::draw(const RecentFiles& recent,
-                                             const std::vector<std::pair<std::string, std::string>>& places) {
+                                             const std::vector<std::pair<std::string, std::string>>& places,
+                                             bool escape) {
   if (request_) {
     ImGui::OpenPopup(title_.c_str());
     request_ = false;
@@ -176,7 +177,7 @@ std::optional<std::string> FileBrowser::draw(const RecentFiles& recent,
     visible_ = false;
     return std::nullopt;
   }
-  bool close = !open || ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape), false);
+  bool close = !open || escape;
 
   // Path bar.
   if (ImGui::Button("Up")) navigate(dir_.parent_path());

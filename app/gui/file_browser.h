@@ -38,8 +38,9 @@ class FileBrowser {
   // Opens the popup on the next draw(). start: a folder or a file in it.
   void open(Mode mode, const std::string& title, const std::string& start, const std::string& file_name = "");
   // Draws the popup when open; returns the chosen path once, when confirmed.
+  // escape: Esc was pressed since the last frame (closes the popup).
   std::optional<std::string> draw(const RecentFiles& recent,
-                                  const std::vector<std::pair<std::string, std::string>>& places);
+                                  const std::vector<std::pair<std::string, std::string>>& places, bool escape);
   bool visible() const { return visible_ || request_; }
 
  private:

@@ -36,6 +36,7 @@ using namespace vitscope::gui;
 // Set by GLFW callbacks: something happened that may change the picture.
 bool g_input = false;
 std::vector<std::string> g_dropped;
+std::vector<std::pair<int, int>> g_keys;  // presses and repeats: key, modifiers
 
 void on_glfw_error(int code, const char* text) { std::fprintf(stderr, "vitscope: GLFW error %d: %s\n", code, text); }
 
@@ -43,7 +44,10 @@ void on_glfw_error(int code, const char* text) { std::fprintf(stderr, "vitscope:
 void on_cursor(GLFWwindow*, double, double) { g_input = true; }
 void on_button(GLFWwindow*, int, int, int) { g_input = true; }
 void on_scroll(GLFWwindow*, double, double) { g_input = true; }
-void on_key(GLFWwindow*, int, int, int, int) { g_input = true; }
+void on_key(GLFWwindow*, int key, int, int action, int mods) {
+  if (action == GLFW_PRESS || action == GLFW_REPEAT) g_keys.emplace_back(key, mods);
+  g_input = true;
+}
 void on_char(GLFWwindow*, unsigned int) { g_input = true; }
 void on_focus(GLFWwindow*, int) { g_input = true; }
 void on_enter(GLFWwindow*, int) { g_input = true; }
@@ -139,6 +143,8 @@ int run(const AppOptions& o) {
       redraw = 3;  // a few frames let Dear ImGui settle hover and click states
       g_input = false;
     }
+    for (const auto& [key, mods] : g_keys) app.key(key, mods);
+    g_keys.clear();
     if (!g_dropped.empty()) {
       app.drop(g_dropped);
       g_dropped.clear();
