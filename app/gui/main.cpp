@@ -137,7 +137,7 @@ int run(const AppOptions& o) {
     } else {
       // Idle: sleep until input, a finished result (the worker posts an empty
       // event) or a slow tick for the progress read-out.
-      glfwWaitEventsTimeout(app.busy() ? 0.1 : 1.0);
+      glfwWaitEventsTimeout(app.busy() ? 0.2 : 1.0);
     }
     if (g_input) {
       redraw = 3;  // a few frames let Dear ImGui settle hover and click states
