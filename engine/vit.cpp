@@ -1,5 +1,6 @@
 #include "vit.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -17,6 +18,7 @@ using vk::BufferView;
 struct VitModel::Tensor {
   vk::Buffer buffer;
   std::vector<int64_t> shape;
+  uint32_t ld = 0;  // row stride in floats of a linear weight (N, K): K or K + padding
   BufferView view() const { return {&buffer, 0, 0}; }
 };
 
@@ -45,17 +47,45 @@ struct VitModel::Plan {
   }
 };
 
-std::unique_ptr<VitModel::Tensor> VitModel::upload(vk::Uploader& up, const HostTensor& t) {
+std::unique_ptr<VitModel::Tensor> VitModel::upload(vk::Uploader& up, const HostTensor& t, bool linear_weight) {
   uint64_t n = uint64_t(t.numel());
-  auto out = std::unique_ptr<Tensor>(new Tensor{vk::Buffer(ctx_, n * 4, vk::BufferKind::Device, t.name), t.shape});
-  up.upload(out->buffer, 0, n * 4, [&t](void* dst, VkDeviceSize off, VkDeviceSize bytes) {
-    t.read(static_cast<float*>(dst), int64_t(off / 4), int64_t(bytes / 4));
+  // Linear weights (N, K) get the row stride the device's linear kernel wants.
+  uint64_t K = linear_weight && t.shape.size() == 2 ? uint64_t(t.shape[1]) : n;
+  uint64_t ld = linear_weight ? ops::linear_weight_stride(ctx_.info(), uint32_t(K)) : K;
+  uint64_t rows = K ? n / K : 0, stored = rows * ld;
+  auto out = std::unique_ptr<Tensor>(
+      new Tensor{vk::Buffer(ctx_, stored * 4, vk::BufferKind::Device, t.name), t.shape, uint32_t(ld)});
+  up.upload(out->buffer, 0, stored * 4, [&t, K, ld](void* dst, VkDeviceSize off, VkDeviceSize bytes) {
+    float* d = static_cast<float*>(dst);
+    uint64_t first = off / 4, count = bytes / 4;
+    if (ld == K) return t.read(d, int64_t(first), int64_t(count));
+    for (uint64_t i = first; i < first + count;) {  // row pieces, zero padding
+      uint64_t row = i / ld, col = i % ld, len = std::min(ld - col, first + count - i);
+      uint64_t real = col < K ? std::min(K - col, len) : 0;
+      if (real) t.read(d + (i - first), int64_t(row * K + col), int64_t(real));
+      std::fill(d + (i - first) + real, d + (i - first) + len, 0.0f);
+      i += len;
+    }
   });
-  weight_bytes_ += n * 4;
+  weight_bytes_ += stored * 4;
   return out;
 }
 
-VitModel::VitModel(vk::Context& ctx, LoadedModel model) : ctx_(ctx), model_(std::move(model)) {
+const char* precision_name(Precision p) { return p == Precision::Fp16 ? "fp16" : "fp32"; }
+
+Precision choose_precision(const vk::DeviceInfo& d, const std::string& request) {
+  if (request == "fp32") return Precision::Fp32;
+  if (request == "fp16" || request == "auto") {
+    // fp16 storage is not implemented in the kernels yet: every request runs in fp32.
+    if (request == "fp16")
+      throw InputError("--precision fp16 is not implemented yet on " + d.name + "; use fp32");
+    return Precision::Fp32;
+  }
+  throw InputError("unknown precision '" + request + "' (fp32, fp16 or auto)");
+}
+
+VitModel::VitModel(vk::Context& ctx, LoadedModel model, Precision precision)
+    : ctx_(ctx), model_(std::move(model)), precision_(precision) {
   const VitWeights& w = model_.weights;
   params_ = w.parameter_count();
   vk::Uploader up(ctx_);
@@ -68,16 +98,16 @@ VitModel::VitModel(vk::Context& ctx, LoadedModel model) : ctx_(ctx), model_(std:
     Block d;
     d.norm1_w = upload(up, b.norm1_w);
     d.norm1_b = upload(up, b.norm1_b);
-    d.qkv_w = upload(up, b.qkv_w);
+    d.qkv_w = upload(up, b.qkv_w, true);
     d.qkv_b = opt(b.qkv_b);
-    d.proj_w = upload(up, b.proj_w);
+    d.proj_w = upload(up, b.proj_w, true);
     d.proj_b = upload(up, b.proj_b);
     d.ls1 = opt(b.ls1);
     d.norm2_w = upload(up, b.norm2_w);
     d.norm2_b = upload(up, b.norm2_b);
-    d.fc1_w = upload(up, b.fc1_w);
+    d.fc1_w = upload(up, b.fc1_w, true);
     d.fc1_b = upload(up, b.fc1_b);
-    d.fc2_w = upload(up, b.fc2_w);
+    d.fc2_w = upload(up, b.fc2_w, true);
     d.fc2_b = upload(up, b.fc2_b);
     d.ls2 = opt(b.ls2);
     blocks_.push_back(std::move(d));
@@ -86,11 +116,11 @@ VitModel::VitModel(vk::Context& ctx, LoadedModel model) : ctx_(ctx), model_(std:
   norm_b_ = opt(w.norm_b);
   fc_norm_w_ = opt(w.fc_norm_w);
   fc_norm_b_ = opt(w.fc_norm_b);
-  head_w_ = opt(w.head_w);
+  head_w_ = w.head_w ? upload(up, *w.head_w, true) : nullptr;
   head_b_ = opt(w.head_b);
-  head_dist_w_ = opt(w.head_dist_w);
+  head_dist_w_ = w.head_dist_w ? upload(up, *w.head_dist_w, true) : nullptr;
   head_dist_b_ = opt(w.head_dist_b);
-  pooler_w_ = opt(w.pooler_w);
+  pooler_w_ = w.pooler_w ? upload(up, *w.pooler_w, true) : nullptr;
   pooler_b_ = opt(w.pooler_b);
   up.flush();
   // The weights now live on the device: let the OS drop the mapped file pages.
@@ -186,17 +216,20 @@ void VitModel::record(Plan& p) {
     ops::LinearArgs qkv;
     qkv.x = V(p.ln);
     qkv.w = b.qkv_w->view();
+    qkv.ldw = b.qkv_w->ld;
     qkv.bias = O(b.qkv_b);
     qkv.y = V(p.qkv);
     qkv.M = rows;
     qkv.N = 3 * C;
     qkv.K = C;
     ops::linear(ctx_, rec, qkv, name + ".attn.qkv");
-    ops::attention(ctx_, rec, {V(p.qkv), V(p.prob[p.keep_attention ? l : 0]), V(p.attn_out), B, N, H, D},
-                   name + ".attn");
+    ops::AttentionArgs attn{V(p.qkv), V(p.prob[p.keep_attention ? l : 0]), V(p.attn_out), B, N, H, D};
+    attn.write_prob = p.keep_attention;
+    ops::attention(ctx_, rec, attn, name + ".attn");
     ops::LinearArgs proj;
     proj.x = V(p.attn_out);
     proj.w = b.proj_w->view();
+    proj.ldw = b.proj_w->ld;
     proj.bias = b.proj_b->view();
     proj.gamma = O(b.ls1);
     proj.y = V(p.x);
@@ -211,6 +244,7 @@ void VitModel::record(Plan& p) {
     ops::LinearArgs fc1;
     fc1.x = V(p.ln);
     fc1.w = b.fc1_w->view();
+    fc1.ldw = b.fc1_w->ld;
     fc1.bias = b.fc1_b->view();
     fc1.y = V(p.hidden);
     fc1.M = rows;
@@ -221,6 +255,7 @@ void VitModel::record(Plan& p) {
     ops::LinearArgs fc2;
     fc2.x = V(p.hidden);
     fc2.w = b.fc2_w->view();
+    fc2.ldw = b.fc2_w->ld;
     fc2.bias = b.fc2_b->view();
     fc2.gamma = O(b.ls2);
     fc2.y = V(p.x);
@@ -263,6 +298,7 @@ void VitModel::record(Plan& p) {
     ops::LinearArgs head;
     head.x = pooled;
     head.w = head_w_->view();
+    head.ldw = head_w_->ld;
     head.bias = head_b_->view();
     head.y = V(p.logits);
     head.M = B;
@@ -274,6 +310,7 @@ void VitModel::record(Plan& p) {
       ops::LinearArgs hd = head;
       hd.x = V(p.pooled2);
       hd.w = head_dist_w_->view();
+      hd.ldw = head_dist_w_->ld;
       hd.bias = head_dist_b_->view();
       hd.residual = true;
       ops::linear(ctx_, rec, hd, "head_dist");
@@ -284,6 +321,7 @@ void VitModel::record(Plan& p) {
     ops::LinearArgs pl;
     pl.x = pooled;
     pl.w = pooler_w_->view();
+    pl.ldw = pooler_w_->ld;
     pl.bias = pooler_b_->view();
     pl.y = V(p.logits);
     pl.M = B;

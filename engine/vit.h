@@ -12,6 +12,14 @@
 
 namespace vitscope {
 
+// Storage precision of weights and activations. Arithmetic always accumulates in fp32.
+enum class Precision { Fp32, Fp16 };
+const char* precision_name(Precision p);
+// `request` is "fp32", "fp16" or "auto" (fp32 on CPU devices, where fp16 is emulated and
+// slower; fp16 storage on GPUs that have storageBuffer16BitAccess). Throws InputError when
+// the device cannot do what was asked.
+Precision choose_precision(const vk::DeviceInfo& d, const std::string& request);
+
 struct ForwardOptions {
   bool keep_attention = false;  // download every layer's attention probabilities
 };
@@ -31,13 +39,14 @@ struct ForwardResult {
 class VitModel {
  public:
   // Uploads the weights (streamed from the file through a staging buffer).
-  VitModel(vk::Context& ctx, LoadedModel model);
+  VitModel(vk::Context& ctx, LoadedModel model, Precision precision = Precision::Fp32);
   ~VitModel();
   VitModel(const VitModel&) = delete;
   VitModel& operator=(const VitModel&) = delete;
 
   const VitConfig& config() const { return model_.config; }
   const LoadedModel& loaded() const { return model_; }
+  Precision precision() const { return precision_; }
   int64_t parameter_count() const { return params_; }
   uint64_t weight_bytes() const { return weight_bytes_; }
   uint64_t activation_bytes() const;  // of the current plan
@@ -51,11 +60,12 @@ class VitModel {
   struct Tensor;
   struct Block;
   struct Plan;
-  std::unique_ptr<Tensor> upload(vk::Uploader& up, const HostTensor& t);
+  std::unique_ptr<Tensor> upload(vk::Uploader& up, const HostTensor& t, bool linear_weight = false);
   void record(Plan& plan);
 
   vk::Context& ctx_;
   LoadedModel model_;
+  Precision precision_ = Precision::Fp32;
   int64_t params_ = 0;
   uint64_t weight_bytes_ = 0;
   std::unique_ptr<Tensor> patch_w_, patch_b_, prefix_, pos_, norm_w_, norm_b_, fc_norm_w_,

@@ -1,12 +1,57 @@
 #include "ops/attention.h"
 
+#include <algorithm>
 #include <cmath>
+
+#include "core/error.h"
 
 namespace vitscope::ops {
 
+namespace {
+constexpr uint32_t kQueriesPerSubgroup = 4;  // RM in attention_texel.comp
+constexpr uint32_t kMaxDimBlocks = 4;        // DB
+}  // namespace
+
+bool attention_kernel_supported(const vk::DeviceInfo& d, const AttentionArgs& a, AttentionKernel k) {
+  if (k != AttentionKernel::Fused) return true;
+  uint32_t sg = d.subgroup_size;
+  uint64_t align = std::max<uint64_t>(16, d.min_texel_offset_alignment);
+  return d.subgroup_ballot && d.subgroup_arithmetic && (sg == 4 || sg == 8 || sg == 16) && a.D % 4 == 0 &&
+         a.D <= kMaxDimBlocks * 4 * sg && a.qkv.offset % align == 0;
+}
+
+AttentionKernel choose_attention_kernel(const vk::DeviceInfo& d, const AttentionArgs& a) {
+  if (a.kernel != AttentionKernel::Auto) return a.kernel;
+  if (d.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU && attention_kernel_supported(d, a, AttentionKernel::Fused))
+    return AttentionKernel::Fused;
+  return AttentionKernel::TwoPass;
+}
+
 void attention(vk::Context& ctx, vk::Recorder& rec, const AttentionArgs& a, const std::string& label) {
   using vk::Slot;
+  const vk::DeviceInfo& d = ctx.info();
   uint32_t C = a.H * a.D;
+  AttentionKernel k = choose_attention_kernel(d, a);
+  if (!attention_kernel_supported(d, a, k))
+    throw Error(label + ": the fused attention kernel cannot run D=" + std::to_string(a.D) + " on " + d.name);
+  if (k == AttentionKernel::Fused) {
+    struct Push {
+      uint32_t N, H, D, C;
+      float scale;
+    } p{a.N, a.H, a.D, C, 1.0f / std::sqrt(float(a.D))};
+    uint32_t sg = d.subgroup_size, wy = 1;
+    uint32_t db = (a.D / 4 + sg - 1) / sg;
+    uint32_t ck = a.N <= 2 * sg ? 2u : 4u;
+    const auto& pipe = ctx.pipelines().get({ShaderId::attention_texel,
+                                            {Slot::TexelFloat, Slot::Storage, Slot::Storage},
+                                            sizeof p,
+                                            {sg, wy, db, ck, a.write_prob ? 1u : 0u}});
+    vk::BufferView prob = a.write_prob ? a.prob : vk::BufferView{&ctx.dummy_buffer(), 0, 0};
+    uint32_t per_wg = kQueriesPerSubgroup * wy;
+    rec.dispatch(pipe, {a.qkv, prob, a.out}, p, (a.N + per_wg - 1) / per_wg, a.H, a.B,
+                 label + (a.write_prob ? ".fused(write P)" : ".fused"));
+    return;
+  }
   struct ScoresPush {
     uint32_t N, H, D, C;
     float scale;

@@ -1,26 +1,127 @@
 #include "ops/linear.h"
 
+#include "core/error.h"
+
 namespace vitscope::ops {
 
 namespace {
+
 struct Push {
   uint32_t M, N, K, lda, ldw, ldy;
   float alpha;
 };
-constexpr uint32_t kTile = 64;
+
+constexpr uint32_t kRowsPerSubgroup = 4;  // RM in linear_texel.comp
+
+struct Tile {
+  uint32_t bm, bn, bk, tm, tn;
+  uint32_t threads() const { return (bm / tm) * (bn / tn); }
+};
+// ggml-style tile sets for linear_tiled.comp.
+constexpr Tile kSmall{32, 32, 16, 4, 2}, kMedium{64, 64, 16, 4, 4}, kLarge{128, 128, 16, 8, 8};
+
+const Tile& tile_of(LinearKernel k) {
+  return k == LinearKernel::TiledSmall ? kSmall : k == LinearKernel::TiledLarge ? kLarge : kMedium;
+}
+
+uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
+
+bool aligned(const vk::BufferView& v, uint64_t a) { return a == 0 || v.offset % a == 0; }
+
 }  // namespace
+
+const char* linear_kernel_name(LinearKernel k) {
+  switch (k) {
+    case LinearKernel::Auto: return "auto";
+    case LinearKernel::Portable: return "portable";
+    case LinearKernel::Texel: return "texel";
+    case LinearKernel::TiledSmall: return "tiled-s";
+    case LinearKernel::TiledMedium: return "tiled-m";
+    case LinearKernel::TiledLarge: return "tiled-l";
+  }
+  return "?";
+}
+
+uint32_t linear_weight_stride(const vk::DeviceInfo& d, uint32_t K) {
+  if (d.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU && K % 128 == 0) return K + 32;
+  return K;
+}
+
+bool linear_kernel_supported(const vk::DeviceInfo& d, const LinearArgs& a, LinearKernel k) {
+  uint32_t lda = a.lda ? a.lda : a.K, ldw = a.ldw ? a.ldw : a.K;
+  switch (k) {
+    case LinearKernel::Auto: return true;
+    case LinearKernel::Portable: return d.max_workgroup_invocations >= 256;
+    case LinearKernel::Texel: {
+      uint32_t sg = d.subgroup_size;
+      bool sg_ok = d.subgroup_ballot && (sg == 4 || sg == 8 || sg == 16) &&
+                   sg * 4 <= d.max_workgroup_invocations;
+      uint64_t align = std::max<uint64_t>(16, d.min_texel_offset_alignment);
+      return sg_ok && a.K % 4 == 0 && lda % 4 == 0 && ldw % 4 == 0 && aligned(a.x, align) &&
+             aligned(a.w, align);
+    }
+    case LinearKernel::TiledSmall:
+    case LinearKernel::TiledMedium:
+    case LinearKernel::TiledLarge:
+      return tile_of(k).threads() <= d.max_workgroup_invocations;
+  }
+  return false;
+}
+
+LinearKernel choose_linear_kernel(const vk::DeviceInfo& d, const LinearArgs& a) {
+  if (a.kernel != LinearKernel::Auto) return a.kernel;
+  if (d.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU) {
+    // Shared memory is emulated on CPU drivers and tiling through it is ~50x slower there.
+    return linear_kernel_supported(d, a, LinearKernel::Texel) ? LinearKernel::Texel : LinearKernel::Portable;
+  }
+  // GPUs: the largest tile that still gives the device enough workgroups to fill it.
+  LinearKernel k;
+  if (ceil_div(a.M, kLarge.bm) * ceil_div(a.N, kLarge.bn) >= 64)
+    k = LinearKernel::TiledLarge;
+  else if (a.M > 32 && a.N > 32 && ceil_div(a.M, kMedium.bm) * ceil_div(a.N, kMedium.bn) >= 16)
+    k = LinearKernel::TiledMedium;
+  else
+    k = LinearKernel::TiledSmall;
+  // Smaller tiles need fewer threads per workgroup.
+  for (LinearKernel t : {LinearKernel::TiledLarge, LinearKernel::TiledMedium, LinearKernel::TiledSmall})
+    if (tile_of(t).bm <= tile_of(k).bm && linear_kernel_supported(d, a, t)) return t;
+  return LinearKernel::Portable;
+}
 
 void linear(vk::Context& ctx, vk::Recorder& rec, const LinearArgs& a, std::string label) {
   using vk::Slot;
-  const auto& pipe = ctx.pipelines().get(
-      {ShaderId::linear,
-       {Slot::Storage, Slot::Storage, Slot::Storage, Slot::Storage, Slot::Storage},
-       sizeof(Push),
-       {a.bias ? 1u : 0u, uint32_t(a.act), a.residual ? 1u : 0u, a.gamma ? 1u : 0u}});
+  const vk::DeviceInfo& d = ctx.info();
+  LinearKernel k = choose_linear_kernel(d, a);
+  if (!linear_kernel_supported(d, a, k))
+    throw Error(label + ": the " + linear_kernel_name(k) + " linear kernel cannot run M=" + std::to_string(a.M) +
+                " N=" + std::to_string(a.N) + " K=" + std::to_string(a.K) + " on " + d.name);
   vk::BufferView dummy{&ctx.dummy_buffer(), 0, 0};
-  Push p{a.M, a.N, a.K, a.lda ? a.lda : a.K, a.K, a.ldy ? a.ldy : a.N, a.alpha};
-  rec.dispatch(pipe, {a.x, a.w, a.bias.value_or(dummy), a.gamma.value_or(dummy), a.y}, p,
-               (a.N + kTile - 1) / kTile, (a.M + kTile - 1) / kTile, 1, std::move(label));
+  Push p{a.M, a.N, a.K, a.lda ? a.lda : a.K, a.ldw ? a.ldw : a.K, a.ldy ? a.ldy : a.N, a.alpha};
+  std::vector<uint32_t> spec{a.bias ? 1u : 0u, uint32_t(a.act), a.residual ? 1u : 0u, a.gamma ? 1u : 0u};
+  ShaderId shader;
+  std::vector<Slot> slots{Slot::Storage, Slot::Storage, Slot::Storage, Slot::Storage, Slot::Storage};
+  uint32_t gx, gy;
+  if (k == LinearKernel::Texel) {
+    uint32_t sg = d.subgroup_size, wy = 1, cn = a.N <= sg * 4 ? 4u : 8u;
+    spec.insert(spec.end(), {sg, wy, cn});
+    shader = ShaderId::linear_texel;
+    slots[0] = slots[1] = Slot::TexelFloat;
+    gx = ceil_div(a.N, sg * cn);
+    gy = ceil_div(a.M, kRowsPerSubgroup * wy);
+  } else if (k == LinearKernel::Portable) {
+    shader = ShaderId::linear;
+    gx = ceil_div(a.N, 64);
+    gy = ceil_div(a.M, 64);
+  } else {
+    const Tile& t = tile_of(k);
+    spec.insert(spec.end(), {t.bm, t.bn, t.bk, t.tm, t.tn, t.threads()});
+    shader = ShaderId::linear_tiled;
+    gx = ceil_div(a.N, t.bn);
+    gy = ceil_div(a.M, t.bm);
+  }
+  const auto& pipe = ctx.pipelines().get({shader, slots, sizeof(Push), spec});
+  rec.dispatch(pipe, {a.x, a.w, a.bias.value_or(dummy), a.gamma.value_or(dummy), a.y}, p, gx, gy, 1,
+               std::move(label));
 }
 
 }  // namespace vitscope::ops

@@ -1,0 +1,107 @@
+#version 450
+// Linear layer for CPU Vulkan devices (lavapipe): y = x W^T + b with the fused epilogue of
+// linear.comp. See docs/performance.md and ../shared/docs/lavapipe-gemm.md for why:
+//  - x and W are read through uniform texel buffers (RGBA32F, texelFetch): on lavapipe a texel
+//    fetch is a branch-free gather, while an SSBO load is scalarised per lane;
+//  - one subgroup (SG lanes, one SIMD register on the CPU) computes RM = 4 rows x SG*CN
+//    columns; lane l owns columns n0 + l + SG*j (j < CN);
+//  - along K the lanes fetch one vec4 of x each (SG vec4 = 4*SG values of K per block) and
+//    share them with subgroupBroadcast, then fetch their own W rows.
+// Needs K, lda and ldw multiples of 4 (vec4 texels) and the views aligned to 16 bytes.
+#extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_ballot : require
+#include "common.glsl"
+
+layout(local_size_x_id = 4, local_size_y_id = 5) in;
+
+layout(constant_id = 0) const uint HAS_BIAS = 1;
+layout(constant_id = 1) const uint ACT = 0;
+layout(constant_id = 2) const uint RESIDUAL = 0;
+layout(constant_id = 3) const uint HAS_GAMMA = 0;
+layout(constant_id = 4) const uint SG = 8;   // lanes per subgroup == local_size_x
+layout(constant_id = 5) const uint WY = 1;   // subgroups per workgroup
+layout(constant_id = 6) const uint CN = 8;   // columns per lane (<= CN_MAX)
+
+#define RM 4
+#define CN_MAX 16
+
+layout(binding = 0) uniform samplerBuffer X;  // (M, lda) floats as vec4 texels
+layout(binding = 1) uniform samplerBuffer W;  // (N, ldw) floats as vec4 texels
+layout(std430, binding = 2) readonly buffer B { float bias[]; };
+layout(std430, binding = 3) readonly buffer G { float gamma[]; };
+layout(std430, binding = 4) buffer Y { float y[]; };
+
+layout(push_constant) uniform Push {
+  uint M, N, K, lda, ldw, ldy;
+  float alpha;
+} p;
+
+float acc[RM][CN_MAX];
+vec4 xv[RM];
+int wrow[CN_MAX];
+
+// One vec4 step along K: broadcast lane I's x values and multiply with this lane's W rows.
+#define STEP(I, K4BASE, LIMIT)                                           \
+  if (I < SG && I < LIMIT) {                                             \
+    vec4 a0 = subgroupBroadcast(xv[0], I);                               \
+    vec4 a1 = subgroupBroadcast(xv[1], I);                               \
+    vec4 a2 = subgroupBroadcast(xv[2], I);                               \
+    vec4 a3 = subgroupBroadcast(xv[3], I);                               \
+    for (uint j = 0; j < CN; ++j) {                                      \
+      vec4 wv = texelFetch(W, wrow[j] + int(K4BASE + I));                \
+      acc[0][j] += dot(a0, wv);                                          \
+      acc[1][j] += dot(a1, wv);                                          \
+      acc[2][j] += dot(a2, wv);                                          \
+      acc[3][j] += dot(a3, wv);                                          \
+    }                                                                    \
+  }
+
+void main() {
+  uint lane = gl_SubgroupInvocationID;
+  uint m0 = (gl_WorkGroupID.y * WY + gl_SubgroupID) * RM;
+  uint n0 = gl_WorkGroupID.x * SG * CN;
+  uint K4 = p.K / 4u, lda4 = p.lda / 4u, ldw4 = p.ldw / 4u;
+  int xrow[RM];
+  for (uint r = 0; r < RM; ++r) xrow[r] = int(min(m0 + r, p.M - 1u) * lda4);
+  for (uint j = 0; j < CN; ++j) wrow[j] = int(min(n0 + lane + SG * j, p.N - 1u) * ldw4);
+  for (uint r = 0; r < RM; ++r)
+    for (uint j = 0; j < CN; ++j) acc[r][j] = 0.0;
+
+  uint kb = 0;
+  // Full blocks of SG vec4s: no bounds checks in the unrolled steps.
+  for (; kb + SG <= K4; kb += SG) {
+    for (uint r = 0; r < RM; ++r) xv[r] = texelFetch(X, xrow[r] + int(kb + lane));
+    STEP(0, kb, SG) STEP(1, kb, SG) STEP(2, kb, SG) STEP(3, kb, SG)
+    STEP(4, kb, SG) STEP(5, kb, SG) STEP(6, kb, SG) STEP(7, kb, SG)
+    STEP(8, kb, SG) STEP(9, kb, SG) STEP(10, kb, SG) STEP(11, kb, SG)
+    STEP(12, kb, SG) STEP(13, kb, SG) STEP(14, kb, SG) STEP(15, kb, SG)
+  }
+  // The last partial block (K4 not a multiple of SG).
+  if (kb < K4) {
+    uint rest = K4 - kb;
+    for (uint r = 0; r < RM; ++r)
+      xv[r] = lane < rest ? texelFetch(X, xrow[r] + int(kb + lane)) : vec4(0.0);
+    STEP(0, kb, rest) STEP(1, kb, rest) STEP(2, kb, rest) STEP(3, kb, rest)
+    STEP(4, kb, rest) STEP(5, kb, rest) STEP(6, kb, rest) STEP(7, kb, rest)
+    STEP(8, kb, rest) STEP(9, kb, rest) STEP(10, kb, rest) STEP(11, kb, rest)
+    STEP(12, kb, rest) STEP(13, kb, rest) STEP(14, kb, rest) STEP(15, kb, rest)
+  }
+
+  for (uint r = 0; r < RM; ++r) {
+    uint m = m0 + r;
+    if (m >= p.M) break;
+    for (uint j = 0; j < CN; ++j) {
+      uint n = n0 + lane + SG * j;
+      if (n >= p.N) break;
+      float v = acc[r][j];
+      if (HAS_BIAS != 0u) v += bias[n];
+      v = vit_activate(v, ACT);
+      if (HAS_GAMMA != 0u) v *= gamma[n];
+      v *= p.alpha;
+      uint o = m * p.ldy + n;
+      if (RESIDUAL != 0u) v += y[o];
+      y[o] = v;
+    }
+  }
+}

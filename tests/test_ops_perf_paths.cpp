@@ -1,0 +1,349 @@
+// The device-specific fast paths (issue #7): every linear kernel variant forced on the
+// current device against the CPU loops of engine/ref, and the per-device selection logic
+// on described (not real) devices, so that the GPU choices are tested on lavapipe too.
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "ops/attention.h"
+#include "ops/linear.h"
+#include "ref/cpu_ops.h"
+#include "testutil.h"
+#include "vit.h"
+
+using namespace vitscope;
+using test::context;
+
+namespace {
+
+vk::BufferView view(const std::unique_ptr<vk::Buffer>& b, uint64_t offset = 0) { return {b.get(), offset, 0}; }
+
+struct Shape {
+  int M, N, K;
+  ops::Activation act = ops::Activation::None;
+  bool bias = true, residual = false, gamma = false;
+  float alpha = 1.0f;
+  int lda = 0, ldy = 0, ldw = 0;
+};
+
+std::string describe(const Shape& s, ops::LinearKernel k) {
+  return std::string(ops::linear_kernel_name(k)) + " M=" + std::to_string(s.M) + " N=" + std::to_string(s.N) +
+         " K=" + std::to_string(s.K);
+}
+
+// Runs y = (residual ? y0 : 0) + alpha * gamma * act(x W^T + b) with kernel k and compares
+// it with the CPU reference, rows outside the strides kept as they were.
+void check_linear(const Shape& s, ops::LinearKernel k, uint32_t seed) {
+  auto& ctx = context();
+  int lda = s.lda ? s.lda : s.K, ldy = s.ldy ? s.ldy : s.N, ldw = s.ldw ? s.ldw : s.K;
+  auto x = test::random_vector(size_t(s.M) * lda, seed);
+  auto w = test::random_vector(size_t(s.N) * s.K, seed + 1, 1.0f / std::sqrt(float(s.K)));
+  auto b = test::random_vector(size_t(s.N), seed + 2, 0.5f);
+  auto g = test::random_vector(size_t(s.N), seed + 3, 0.3f, 1.0f);
+  auto y0 = test::random_vector(size_t(s.M) * ldy, seed + 4);
+  std::vector<float> wpad(size_t(s.N) * ldw, 1e30f);  // padding must never be read
+  for (int n = 0; n < s.N; ++n)
+    for (int kk = 0; kk < s.K; ++kk) wpad[size_t(n) * ldw + kk] = w[size_t(n) * s.K + kk];
+  auto dx = test::to_device(x, "x"), dw = test::to_device(wpad, "w"), db = test::to_device(b, "b"),
+       dg = test::to_device(g, "gamma"), dy = test::to_device(y0, "y");
+  ops::LinearArgs a;
+  a.x = view(dx);
+  a.w = view(dw);
+  if (s.bias) a.bias = view(db);
+  if (s.gamma) a.gamma = view(dg);
+  a.y = view(dy);
+  a.M = uint32_t(s.M);
+  a.N = uint32_t(s.N);
+  a.K = uint32_t(s.K);
+  a.lda = uint32_t(lda);
+  a.ldy = uint32_t(ldy);
+  a.ldw = uint32_t(ldw);
+  a.act = s.act;
+  a.residual = s.residual;
+  a.alpha = s.alpha;
+  a.kernel = k;
+  REQUIRE_MESSAGE(ops::linear_kernel_supported(ctx.info(), a, k), describe(s, k));
+  vk::Recorder rec(ctx);
+  rec.begin();
+  ops::linear(ctx, rec, a, "linear");
+  rec.end();
+  rec.run("linear kernel test");
+  auto got = test::from_device(*dy, y0.size());
+
+  std::vector<float> xs(size_t(s.M) * s.K), t(size_t(s.M) * s.N);
+  for (int m = 0; m < s.M; ++m)
+    for (int kk = 0; kk < s.K; ++kk) xs[size_t(m) * s.K + kk] = x[size_t(m) * lda + kk];
+  ref::linear(xs.data(), w.data(), s.bias ? b.data() : nullptr, t.data(), s.M, s.N, s.K);
+  std::vector<float> want = y0;
+  for (int m = 0; m < s.M; ++m)
+    for (int n = 0; n < s.N; ++n) {
+      float v = t[size_t(m) * s.N + n];
+      if (s.act == ops::Activation::Gelu) v = ref::gelu(v);
+      if (s.act == ops::Activation::Tanh) v = std::tanh(v);
+      if (s.gamma) v *= g[size_t(n)];
+      v *= s.alpha;
+      float& o = want[size_t(m) * ldy + n];
+      o = s.residual ? o + v : v;
+    }
+  test::check_close(got, want, 2e-5, 2e-5, describe(s, k));
+  test::require_no_validation_messages();
+}
+
+const std::vector<Shape>& odd_shapes() {
+  static const std::vector<Shape> shapes = {
+      {197, 13, 76},                                                   // fits no tile, K%4 == 0
+      {1, 1, 4},                                                       // a single output
+      {5, 7, 12, ops::Activation::Gelu},                               // K4 < subgroup size
+      {65, 129, 36, ops::Activation::Tanh, false},                     // partial K block, no bias
+      {33, 70, 48, ops::Activation::None, true, true, true, 0.5f},     // residual + LayerScale + alpha
+      {9, 24, 40, ops::Activation::None, true, false, false, 1.0f, 44, 30, 52},  // strided x, y and W
+  };
+  return shapes;
+}
+
+vk::DeviceInfo described_device(VkPhysicalDeviceType type, uint32_t subgroup, bool ballot) {
+  vk::DeviceInfo d;
+  d.name = "described device";
+  d.device_type = type;
+  d.subgroup_size = subgroup;
+  d.subgroup_ballot = ballot;
+  d.subgroup_arithmetic = ballot;
+  d.max_workgroup_invocations = 1024;
+  d.min_texel_offset_alignment = 16;
+  d.min_storage_offset_alignment = 16;
+  return d;
+}
+
+ops::LinearArgs shape_args(uint32_t M, uint32_t N, uint32_t K) {
+  ops::LinearArgs a;
+  a.M = M;
+  a.N = N;
+  a.K = K;
+  return a;
+}
+
+}  // namespace
+
+TEST_CASE("linear kernels: odd shapes, epilogues and strides, every variant") {
+  for (auto k : {ops::LinearKernel::Texel, ops::LinearKernel::Portable, ops::LinearKernel::TiledSmall,
+                 ops::LinearKernel::TiledMedium, ops::LinearKernel::TiledLarge}) {
+    ops::LinearArgs probe = shape_args(4, 4, 4);
+    if (!ops::linear_kernel_supported(context().info(), probe, k)) {
+      MESSAGE("skipping ", ops::linear_kernel_name(k), ": not supported on this device");
+      continue;
+    }
+    uint32_t seed = 100;
+    for (const Shape& s : odd_shapes()) check_linear(s, k, seed += 10);
+  }
+}
+
+TEST_CASE("linear kernels: K not a multiple of 4 falls back to the portable kernel") {
+  auto& ctx = context();
+  ops::LinearArgs a = shape_args(197, 13, 75);
+  CHECK_FALSE(ops::linear_kernel_supported(ctx.info(), a, ops::LinearKernel::Texel));
+  if (ctx.info().device_type == VK_PHYSICAL_DEVICE_TYPE_CPU)
+    CHECK(ops::choose_linear_kernel(ctx.info(), a) == ops::LinearKernel::Portable);
+  check_linear({197, 13, 75}, ops::choose_linear_kernel(ctx.info(), a), 7);
+}
+
+TEST_CASE("linear kernels: ViT-B/16 shapes on the kernel this device chooses") {
+  auto& ctx = context();
+  uint32_t pad = ops::linear_weight_stride(ctx.info(), 3072);
+  for (const Shape& s : {Shape{197, 2304, 768},  // qkv
+                         Shape{197, 768, 3072, ops::Activation::None, true, true, true, 1.0f, 0, 0, int(pad)}}) {
+    ops::LinearArgs a = shape_args(uint32_t(s.M), uint32_t(s.N), uint32_t(s.K));
+    a.ldw = uint32_t(s.ldw);
+    check_linear(s, ops::choose_linear_kernel(ctx.info(), a), 500);
+  }
+}
+
+TEST_CASE("linear kernel selection per device class") {
+  auto lavapipe = described_device(VK_PHYSICAL_DEVICE_TYPE_CPU, 8, true);
+  auto gpu = described_device(VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU, 32, true);
+  auto wide_cpu = described_device(VK_PHYSICAL_DEVICE_TYPE_CPU, 16, true);
+  auto cpu_no_ballot = described_device(VK_PHYSICAL_DEVICE_TYPE_CPU, 8, false);
+  auto cpu_sg32 = described_device(VK_PHYSICAL_DEVICE_TYPE_CPU, 32, true);
+  using K = ops::LinearKernel;
+
+  // CPU devices: texel path when the shape and alignment allow, else portable.
+  CHECK(ops::choose_linear_kernel(lavapipe, shape_args(197, 2304, 768)) == K::Texel);
+  CHECK(ops::choose_linear_kernel(wide_cpu, shape_args(197, 2304, 768)) == K::Texel);
+  CHECK(ops::choose_linear_kernel(lavapipe, shape_args(197, 13, 75)) == K::Portable);
+  CHECK(ops::choose_linear_kernel(cpu_no_ballot, shape_args(197, 2304, 768)) == K::Portable);
+  CHECK(ops::choose_linear_kernel(cpu_sg32, shape_args(197, 2304, 768)) == K::Portable);
+  ops::LinearArgs misaligned = shape_args(197, 768, 768);
+  misaligned.x.offset = 8;  // a view not on a texel-offset boundary
+  CHECK(ops::choose_linear_kernel(lavapipe, misaligned) == K::Portable);
+  ops::LinearArgs odd_lda = shape_args(197, 768, 768);
+  odd_lda.lda = 770;
+  CHECK(ops::choose_linear_kernel(lavapipe, odd_lda) == K::Portable);
+
+  // GPUs: tile size by shape, never the CPU kernel.
+  CHECK(ops::choose_linear_kernel(gpu, shape_args(64 * 197, 3072, 768)) == K::TiledLarge);
+  CHECK(ops::choose_linear_kernel(gpu, shape_args(197, 768, 768)) == K::TiledMedium);
+  CHECK(ops::choose_linear_kernel(gpu, shape_args(1, 1000, 768)) == K::TiledSmall);
+  CHECK(ops::choose_linear_kernel(gpu, shape_args(8, 10, 192)) == K::TiledSmall);
+  auto small_gpu = gpu;
+  small_gpu.max_workgroup_invocations = 128;  // the Vulkan minimum: no 256-thread tiles
+  CHECK(ops::choose_linear_kernel(small_gpu, shape_args(64 * 197, 3072, 768)) == K::TiledSmall);
+
+  // A forced kernel is taken as asked.
+  ops::LinearArgs forced = shape_args(197, 768, 768);
+  forced.kernel = K::TiledLarge;
+  CHECK(ops::choose_linear_kernel(lavapipe, forced) == K::TiledLarge);
+
+  // Weight padding only where the L1 aliasing happens (CPU devices, 512-byte row multiples).
+  CHECK(ops::linear_weight_stride(lavapipe, 3072) == 3104);
+  CHECK(ops::linear_weight_stride(lavapipe, 768) == 800);
+  CHECK(ops::linear_weight_stride(lavapipe, 75) == 75);
+  CHECK(ops::linear_weight_stride(gpu, 3072) == 3072);
+}
+
+namespace {
+
+void check_attention(int B, int N, int H, int D, ops::AttentionKernel k, bool write_prob, uint32_t seed) {
+  auto& ctx = context();
+  int C = H * D;
+  auto qkv = test::random_vector(size_t(B) * N * 3 * C, seed, 1.5f);
+  auto dq = test::to_device(qkv, "qkv");
+  std::vector<float> sentinel(size_t(B) * H * N * N, -7.0f);
+  auto dp = test::to_device(sentinel, "prob");
+  auto dout = test::device_zeros(size_t(B) * N * C, "out");
+  ops::AttentionArgs a{view(dq), view(dp), view(dout), uint32_t(B), uint32_t(N), uint32_t(H), uint32_t(D)};
+  a.write_prob = write_prob;
+  a.kernel = k;
+  std::string tag = std::string(k == ops::AttentionKernel::Fused ? "fused" : "two-pass") +
+                    (write_prob ? " +P" : "") + " B=" + std::to_string(B) + " N=" + std::to_string(N) +
+                    " H=" + std::to_string(H) + " D=" + std::to_string(D);
+  REQUIRE_MESSAGE(ops::attention_kernel_supported(ctx.info(), a, k), tag);
+  vk::Recorder rec(ctx);
+  rec.begin();
+  ops::attention(ctx, rec, a, "attn");
+  rec.end();
+  rec.run("attention kernel test");
+  std::vector<float> prob(sentinel.size()), out(size_t(B) * N * C);
+  ref::attention(qkv.data(), prob.data(), out.data(), B, N, H, D);
+  test::check_close(test::from_device(*dout, out.size()), out, 2e-5, 2e-5, "attention output " + tag);
+  auto got_p = test::from_device(*dp, prob.size());
+  if (write_prob)
+    test::check_close(got_p, prob, 1e-6, 1e-5, "attention probabilities " + tag);
+  else
+    CHECK_MESSAGE(std::all_of(got_p.begin(), got_p.end(), [](float v) { return v == -7.0f; }),
+                  "probabilities written although not requested: " << tag);
+  test::require_no_validation_messages();
+}
+
+}  // namespace
+
+TEST_CASE("attention kernels: fused (online softmax) and two-pass against the CPU") {
+  auto& ctx = context();
+  struct Case {
+    int B, N, H, D;
+  };
+  const std::vector<Case> cases = {{2, 197, 3, 16}, {1, 50, 4, 32}, {1, 197, 12, 64}, {3, 5, 1, 8},
+                                   {1, 197, 5, 12}, {2, 17, 2, 4},  {1, 33, 2, 128}};
+  ops::AttentionArgs probe;
+  probe.D = 64;
+  bool fused = ops::attention_kernel_supported(ctx.info(), probe, ops::AttentionKernel::Fused);
+  uint32_t seed = 900;
+  for (const Case& c : cases) {
+    if (fused) {
+      check_attention(c.B, c.N, c.H, c.D, ops::AttentionKernel::Fused, false, ++seed);
+      check_attention(c.B, c.N, c.H, c.D, ops::AttentionKernel::Fused, true, ++seed);
+    }
+    if (c.N <= 64) check_attention(c.B, c.N, c.H, c.D, ops::AttentionKernel::TwoPass, true, ++seed);
+  }
+  if (!fused) MESSAGE("fused attention not supported on this device: only the two-pass path was tested");
+}
+
+TEST_CASE("attention kernel selection per device class") {
+  auto lavapipe = described_device(VK_PHYSICAL_DEVICE_TYPE_CPU, 8, true);
+  auto gpu = described_device(VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU, 32, true);
+  using K = ops::AttentionKernel;
+  ops::AttentionArgs a;
+  a.N = 197;
+  a.H = 12;
+  a.D = 64;
+  CHECK(ops::choose_attention_kernel(lavapipe, a) == K::Fused);
+  CHECK(ops::choose_attention_kernel(gpu, a) == K::TwoPass);
+  a.D = 7;  // not whole texels
+  CHECK(ops::choose_attention_kernel(lavapipe, a) == K::TwoPass);
+  a.D = 256;  // more head dims than the kernel keeps in registers (16 * subgroup size)
+  CHECK(ops::choose_attention_kernel(lavapipe, a) == K::TwoPass);
+  a.D = 128;
+  CHECK(ops::choose_attention_kernel(lavapipe, a) == K::Fused);
+  auto no_arith = lavapipe;
+  no_arith.subgroup_arithmetic = false;
+  CHECK(ops::choose_attention_kernel(no_arith, a) == K::TwoPass);
+}
+
+namespace {
+
+// A random timm-named ViT whose linear weights get padded rows on CPU devices (K = 128 and
+// 512) and whose heads (D = 64) take the fused attention kernel.
+std::string write_padded_model() {
+  std::map<std::string, test::TensorF32> t;
+  uint32_t s = 4242;
+  auto rnd = [&](std::vector<int64_t> shape, float scale, float offset = 0.f) {
+    size_t n = 1;
+    for (auto d : shape) n *= size_t(d);
+    return test::TensorF32{shape, test::random_vector(n, s++, scale, offset)};
+  };
+  const int64_t C = 128, M = 512, G = 16, classes = 10;
+  t["patch_embed.proj.weight"] = rnd({C, 3, 8, 8}, 0.1f);
+  t["patch_embed.proj.bias"] = rnd({C}, 0.1f);
+  t["cls_token"] = rnd({1, 1, C}, 0.5f);
+  t["pos_embed"] = rnd({1, 1 + G, C}, 0.3f);
+  for (int i = 0; i < 2; ++i) {
+    std::string b = "blocks." + std::to_string(i) + ".";
+    t[b + "norm1.weight"] = rnd({C}, 0.1f, 1.f);
+    t[b + "norm1.bias"] = rnd({C}, 0.1f);
+    t[b + "attn.qkv.weight"] = rnd({3 * C, C}, 0.15f);
+    t[b + "attn.qkv.bias"] = rnd({3 * C}, 0.1f);
+    t[b + "attn.proj.weight"] = rnd({C, C}, 0.1f);
+    t[b + "attn.proj.bias"] = rnd({C}, 0.1f);
+    t[b + "norm2.weight"] = rnd({C}, 0.1f, 1.f);
+    t[b + "norm2.bias"] = rnd({C}, 0.1f);
+    t[b + "mlp.fc1.weight"] = rnd({M, C}, 0.1f);
+    t[b + "mlp.fc1.bias"] = rnd({M}, 0.1f);
+    t[b + "mlp.fc2.weight"] = rnd({C, M}, 0.05f);
+    t[b + "mlp.fc2.bias"] = rnd({C}, 0.1f);
+  }
+  t["norm.weight"] = rnd({C}, 0.1f, 1.f);
+  t["norm.bias"] = rnd({C}, 0.1f);
+  t["head.weight"] = rnd({classes, C}, 0.1f);
+  t["head.bias"] = rnd({classes}, 0.1f);
+  std::string dir = test::temp_dir("model-padded");
+  test::write_safetensors(dir + "/model.safetensors", t);
+  nlohmann::json cfg = {{"architecture", "vit_test_padded"}, {"num_classes", classes}, {"global_pool", "token"},
+                        {"model_args", {{"img_size", 32}, {"patch_size", 8}, {"embed_dim", C}, {"depth", 2},
+                                        {"num_heads", 2}, {"mlp_ratio", 4.0}, {"qkv_bias", true}}},
+                        {"pretrained_cfg", {{"input_size", {3, 32, 32}}, {"crop_pct", 1.0},
+                                            {"mean", {0.5, 0.5, 0.5}}, {"std", {0.5, 0.5, 0.5}}}}};
+  std::ofstream(dir + "/config.json") << cfg.dump(2);
+  return dir;
+}
+
+}  // namespace
+
+TEST_CASE("whole model on the fast paths: padded weights, fused attention, probabilities on request") {
+  std::string dir = write_padded_model();
+  LoadedModel lm = load_model(dir);
+  const VitConfig c = lm.config;
+  const int batch = 2;
+  auto input = test::random_vector(size_t(batch) * 3 * 32 * 32, 77);
+  auto want = ref::vit_forward(c, lm.weights, input.data(), batch);
+  VitModel model(test::context(), std::move(lm));
+  auto plain = model.forward(input.data(), batch);
+  test::check_close(plain.logits, want.logits, 1e-5, 1e-4, "logits without attention");
+  CHECK(plain.attention.empty());
+  ForwardOptions fo;
+  fo.keep_attention = true;
+  auto all = model.forward(input.data(), batch, fo);
+  test::check_close(all.logits, want.logits, 1e-5, 1e-4, "logits with attention");
+  test::check_close(all.attention, want.attention, 1e-6, 1e-5, "attention of every layer");
+  test::require_no_validation_messages();
+  std::filesystem::remove_all(dir);
+}
