@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <tuple>
@@ -14,7 +15,8 @@
 #define STBI_NO_STDIO
 #define STBI_NO_LINEAR
 #define STBI_NO_HDR
-#define STBI_MAX_DIMENSIONS 16384
+// Our own limit (kMaxImageSide) is checked first and gives the clearer message.
+#define STBI_MAX_DIMENSIONS (1 << 20)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wall"
 #pragma GCC diagnostic ignored "-Wextra"
@@ -41,8 +43,84 @@ bool starts_with(const uint8_t* d, size_t n, std::initializer_list<uint8_t> sig)
   return true;
 }
 
+// What walk_jpeg learns about a JPEG's structure.
+struct JpegLayout {
+  int width = 0, height = 0;
+  uint64_t first_scan_bytes = 0;  // entropy-coded bytes of the first scan
+};
+
+// Walks every marker segment of a JPEG before stb_image sees it. Refuses files cut short
+// in the headers, Huffman tables with more than 256 codes (stb_image 2.27 writes past its
+// tables on those), and CMYK/YCCK JPEGs: stb_image converts those with its own formula,
+// which does not match PIL's CMYK->RGB conversion, so a model would see other pixels
+// than in its framework.
+// stb_image takes any run of 0xFF fill bytes before the start-of-image marker; returns
+// the offset just past that marker, or 0 when the data is not a JPEG.
+size_t jpeg_start(const uint8_t* d, size_t n) {
+  size_t i = 0;
+  while (i < n && d[i] == 0xFF) ++i;
+  return i >= 1 && i < n && d[i] == 0xD8 ? i + 1 : 0;
+}
+
+JpegLayout walk_jpeg(const uint8_t* d, size_t n, const std::string& name) {
+  JpegLayout out;
+  size_t i = jpeg_start(d, n);
+  bool frame = false, scan = false;
+  for (;;) {
+    if (scan) {
+      // Entropy-coded data: skip to the next marker (0xFF then neither 0x00, 0xFF nor RSTn).
+      size_t start = i;
+      while (i + 1 < n && !(d[i] == 0xFF && d[i + 1] != 0x00 && d[i + 1] != 0xFF && (d[i + 1] < 0xD0 || d[i + 1] > 0xD7)))
+        ++i;
+      if (out.first_scan_bytes == 0) out.first_scan_bytes = (i + 1 < n ? i : n) - start;
+      if (i + 1 >= n) return out;  // no end marker: check_complete reports it
+      scan = false;
+    }
+    if (i + 4 > n) {
+      if (frame && out.first_scan_bytes > 0) return out;  // a last marker cut short: check_complete decides
+      fail(name, "truncated JPEG (file ends inside the headers)");
+    }
+    if (d[i] != 0xFF) fail(name, "damaged JPEG (no marker at byte " + std::to_string(i) + ")");
+    const uint8_t m = d[i + 1];
+    if (m == 0xFF) { ++i; continue; }  // fill byte
+    if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) { i += 2; continue; }  // markers without a length
+    if (m == 0xD9) {
+      if (out.first_scan_bytes == 0 && !frame) fail(name, "JPEG has no image data (end-of-image marker before any scan)");
+      return out;
+    }
+    const size_t len = (size_t(d[i + 2]) << 8) | d[i + 3];
+    if (len < 2 || len > n - i - 2) fail(name, "truncated JPEG (a header segment runs past the end of the file)");
+    const size_t end = i + 2 + len;
+    const bool sof = m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
+    if (sof && !frame) {
+      if (len < 8) fail(name, "damaged JPEG (frame header too short)");
+      out.height = (int(d[i + 5]) << 8) | d[i + 6];
+      out.width = (int(d[i + 7]) << 8) | d[i + 8];
+      if (d[i + 9] == 4)
+        fail(name, "CMYK JPEGs are not supported (their colours would not match PIL's conversion); "
+                   "convert the image to RGB first");
+      frame = true;
+    }
+    if (m == 0xC4) {  // DHT: one or more tables of (class/id, 16 counts, values)
+      for (size_t t = i + 4; t < end;) {
+        if (end - t < 17) fail(name, "damaged JPEG (Huffman table header cut short)");
+        size_t codes = 0;
+        for (size_t k = 1; k <= 16; ++k) codes += d[t + k];
+        if (codes > 256) fail(name, "damaged JPEG (Huffman table with " + std::to_string(codes) + " codes; at most 256)");
+        if (codes > end - t - 17) fail(name, "damaged JPEG (Huffman table runs past its segment)");
+        t += 17 + codes;
+      }
+    }
+    if (m == 0xDA) {
+      if (!frame) fail(name, "damaged JPEG (scan before the frame header)");
+      scan = true;
+    }
+    i = end;
+  }
+}
+
 // stb_image decodes some truncated files without complaint; check their end markers.
-void check_complete(const uint8_t* d, size_t n, const std::string& name) {
+void check_complete(const uint8_t* d, size_t n, const std::string& name, const JpegLayout& jpeg) {
   if (starts_with(d, n, {0x89, 'P', 'N', 'G'})) {
     // A complete PNG ends with an IEND chunk (possibly followed by junk we tolerate).
     bool found = false;
@@ -52,7 +130,7 @@ void check_complete(const uint8_t* d, size_t n, const std::string& name) {
       if (i == 0) break;
     }
     if (!found) fail(name, "truncated PNG (no IEND chunk)");
-  } else if (starts_with(d, n, {0xFF, 0xD8})) {
+  } else if (jpeg_start(d, n) > 0) {
     bool found = false;
     size_t from = n > 4096 ? n - 4096 : 0;
     for (size_t i = n - 2; i >= from; --i) {
@@ -60,6 +138,12 @@ void check_complete(const uint8_t* d, size_t n, const std::string& name) {
       if (i == 0) break;
     }
     if (!found) fail(name, "truncated JPEG (no end-of-image marker)");
+    // Every MCU of the first scan takes at least one bit, and an MCU covers at most 32x32
+    // pixels (4x4 chroma subsampling): fewer bytes than that means image data is missing.
+    const uint64_t mcus = uint64_t((jpeg.width + 31) / 32) * uint64_t((jpeg.height + 31) / 32);
+    if (jpeg.first_scan_bytes * 8 < mcus)
+      fail(name, "truncated JPEG (" + std::to_string(jpeg.first_scan_bytes) + " bytes of image data for a " +
+                     std::to_string(jpeg.width) + "x" + std::to_string(jpeg.height) + " image)");
   }
 }
 
@@ -181,6 +265,9 @@ Image resize_nearest(const Image& in, int w, int h) {
 Image decode_image(const uint8_t* data, size_t size, const std::string& name) {
   if (size == 0) fail(name, "file is empty");
   if (size > (size_t(1) << 31)) fail(name, "file is larger than 2 GiB");
+  // JPEG structure first: stb_image must not see a malformed Huffman table.
+  JpegLayout jpeg;
+  if (jpeg_start(data, size) > 0) jpeg = walk_jpeg(data, size, name);
   int w = 0, h = 0, n = 0;
   if (!stbi_info_from_memory(data, int(size), &w, &h, &n))
     fail(name, std::string("not a supported image (PNG, JPEG, BMP, TGA, GIF): ") + stbi_failure_reason());
@@ -189,7 +276,7 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& name) {
     fail(name, "image is " + std::to_string(w) + "x" + std::to_string(h) + ", over the limit of " +
                    std::to_string(kMaxImageSide) + " pixels a side and " + std::to_string(kMaxImagePixels / 1000000) +
                    " megapixels");
-  check_complete(data, size, name);
+  check_complete(data, size, name, jpeg);
   int comp = 0;
   stbi_uc* px = stbi_load_from_memory(data, int(size), &w, &h, &comp, 0);
   if (!px) fail(name, std::string("cannot decode image: ") + stbi_failure_reason());
@@ -206,6 +293,8 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& name) {
 }
 
 Image load_image(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) fail(path, "is a directory, not an image");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -4,7 +4,6 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
-#include <regex>
 
 #include "core/error.h"
 
@@ -13,6 +12,22 @@ namespace vitscope {
 namespace {
 [[noreturn]] void fail(const std::string& name, const std::string& what) {
   throw InputError(name + ": " + what);
+}
+
+// Position of the value of KEY ('key' or "key", then ':') in a dict literal, or npos.
+size_t dict_value(const std::string& h, const char* key) {
+  for (char q : {'\'', '"'}) {
+    std::string k = std::string(1, q) + key + q;
+    size_t p = h.find(k);
+    if (p == std::string::npos) continue;
+    p += k.size();
+    while (p < h.size() && h[p] == ' ') ++p;
+    if (p >= h.size() || h[p] != ':') return std::string::npos;
+    ++p;
+    while (p < h.size() && h[p] == ' ') ++p;
+    return p < h.size() ? p : std::string::npos;
+  }
+  return std::string::npos;
 }
 }  // namespace
 
@@ -33,25 +48,35 @@ NpyArray parse_npy(const uint8_t* b, size_t size, const std::string& name) {
   }
   if (header_len > size - start) fail(name, "truncated .npy header");
   std::string h(reinterpret_cast<const char*>(b + start), header_len);
-  std::smatch m;
-  if (!std::regex_search(h, m, std::regex("'descr'\\s*:\\s*'([^']*)'"))) fail(name, "no dtype in .npy header");
-  std::string descr = m[1];
+  // The header is a Python dict literal; parsed by hand (std::regex recurses per
+  // character and can exhaust the stack on a long crafted header).
+  size_t p = dict_value(h, "descr");
+  if (p == std::string::npos || (h[p] != '\'' && h[p] != '"')) fail(name, "no dtype in .npy header");
+  size_t close = h.find(h[p], p + 1);
+  if (close == std::string::npos) fail(name, "no dtype in .npy header");
+  std::string descr = h.substr(p + 1, close - p - 1);
   if (descr != "<f4" && descr != "=f4" && descr != "f4")
     fail(name, "dtype '" + descr + "' is not little-endian float32 ('<f4')");
-  if (!std::regex_search(h, m, std::regex("'fortran_order'\\s*:\\s*(True|False)")))
+  p = dict_value(h, "fortran_order");
+  if (p == std::string::npos || (h.compare(p, 4, "True") != 0 && h.compare(p, 5, "False") != 0))
     fail(name, "no fortran_order in .npy header");
-  if (m[1] == "True") fail(name, "Fortran-order arrays are not supported; save with C order");
-  if (!std::regex_search(h, m, std::regex("'shape'\\s*:\\s*\\(([^)]*)\\)"))) fail(name, "no shape in .npy header");
+  if (h.compare(p, 4, "True") == 0) fail(name, "Fortran-order arrays are not supported; save with C order");
+  p = dict_value(h, "shape");
+  if (p == std::string::npos || h[p] != '(') fail(name, "no shape in .npy header");
   NpyArray a;
-  std::string dims = m[1];
-  std::regex num("\\d+");
   uint64_t count = 1;
-  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), num); it != std::sregex_iterator(); ++it) {
-    std::string d = (*it).str();
-    if (d.size() > 12) fail(name, "shape dimension too large");
-    a.shape.push_back(std::stoll(d));
-    if (__builtin_mul_overflow(count, uint64_t(a.shape.back()), &count) || count > (1ull << 34))
-      fail(name, "array too large");
+  for (++p;;) {
+    while (p < h.size() && (h[p] == ' ' || h[p] == ',')) ++p;
+    if (p < h.size() && h[p] == ')') break;
+    size_t digits = 0;
+    uint64_t d = 0;
+    while (p < h.size() && h[p] >= '0' && h[p] <= '9') {
+      if (++digits > 12) fail(name, "shape dimension too large");
+      d = d * 10 + uint64_t(h[p++] - '0');
+    }
+    if (digits == 0) fail(name, "malformed shape in .npy header");
+    a.shape.push_back(int64_t(d));
+    if (__builtin_mul_overflow(count, d, &count) || count > (1ull << 34)) fail(name, "array too large");
   }
   size_t need = size_t(count) * 4;
   size_t data_start = start + header_len;

@@ -200,13 +200,21 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
   TensorSet tensors(*m.file);
   LayoutInput in{tensors, config, pre, options, m.warnings, m.config_path.empty() ? m.path : m.config_path};
   m.config.layout = layout;
-  if (layout == "timm")
-    load_timm(in, m.config, m.weights);
-  else if (layout == "hf")
-    load_hf(in, m.config, m.weights);
-  else
-    load_torchvision(in, m.config, m.weights);
+  try {
+    if (layout == "timm")
+      load_timm(in, m.config, m.weights);
+    else if (layout == "hf")
+      load_hf(in, m.config, m.weights);
+    else
+      load_torchvision(in, m.config, m.weights);
+  } catch (const nlohmann::json::exception& e) {  // e.g. a string where a number belongs
+    throw ModelError(in.config_path + ": a config value has the wrong type (" + e.what() + ")");
+  }
   tensors.finish(layout);
+  for (const auto& t : m.file->tensors())  // NaN/Inf weights: the model runs, outputs may be NaN
+    if (uint64_t bad = m.file->count_nonfinite(t))
+      m.warnings.push_back(m.path + ": tensor '" + t.name + "' has " + std::to_string(bad) +
+                           " NaN or infinite value(s); outputs may be NaN");
 
   if (m.config.labels.empty() && m.config.num_classes == 1000) m.config.labels = imagenet_labels();
   if (!m.config.labels.empty() && int(m.config.labels.size()) != m.config.num_classes) {

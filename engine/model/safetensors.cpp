@@ -165,7 +165,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
       if (!dd) fail(path, "tensor '" + name + "': unknown dtype '" + t.dtype_str + "'");
       t.dtype = dd->dtype;
       for (auto& d : v["shape"]) {
-        if (!d.is_number_unsigned()) fail(path, "tensor '" + name + "': shape entries must be non-negative integers");
+        if (!d.is_number_unsigned() || d.get<uint64_t>() > uint64_t(INT64_MAX))
+          fail(path, "tensor '" + name + "': shape entries must be non-negative integers");
         t.shape.push_back(int64_t(d.get<uint64_t>()));
       }
       for (auto& o : v["data_offsets"])
@@ -268,6 +269,41 @@ std::vector<float> SafetensorsFile::read_f32(const TensorInfo& t) const {
   std::vector<float> out(size_t(t.numel()));
   read_f32(t, out.data(), 0, t.numel());
   return out;
+}
+
+uint64_t SafetensorsFile::count_nonfinite(const TensorInfo& t) const {
+  const uint8_t* src = map_ + data_start_ + t.begin;
+  const uint64_t n = uint64_t(t.numel());
+  uint64_t bad = 0;
+  switch (t.dtype) {
+    case DType::F32:
+      for (uint64_t i = 0; i < n; ++i) {
+        uint32_t b;
+        std::memcpy(&b, src + i * 4, 4);
+        bad += (b & 0x7f800000u) == 0x7f800000u;
+      }
+      break;
+    case DType::F16:
+    case DType::BF16: {
+      const uint16_t mask = t.dtype == DType::F16 ? 0x7c00u : 0x7f80u;
+      for (uint64_t i = 0; i < n; ++i) {
+        uint16_t b;
+        std::memcpy(&b, src + i * 2, 2);
+        bad += (b & mask) == mask;
+      }
+      break;
+    }
+    case DType::F64:
+      for (uint64_t i = 0; i < n; ++i) {
+        uint64_t b;
+        std::memcpy(&b, src + i * 8, 8);
+        bad += (b & 0x7ff0000000000000ull) == 0x7ff0000000000000ull;
+      }
+      break;
+    default:
+      break;
+  }
+  return bad;
 }
 
 void SafetensorsFile::release(const TensorInfo& t) const {

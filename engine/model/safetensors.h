@@ -42,6 +42,9 @@ class SafetensorsFile {
   // Converts elements [first, first+count) of a floating-point tensor to float32.
   void read_f32(const TensorInfo& t, float* dst, int64_t first, int64_t count) const;
   std::vector<float> read_f32(const TensorInfo& t) const;
+  // Number of NaN or infinite elements of a floating-point tensor (0 for other dtypes);
+  // checks the raw bits, so it is as fast as reading the bytes.
+  uint64_t count_nonfinite(const TensorInfo& t) const;
   // Tells the OS it may drop the mapped pages of this tensor (keeps RSS low after upload).
   void release(const TensorInfo& t) const;
 

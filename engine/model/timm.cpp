@@ -174,6 +174,7 @@ void load_timm(LayoutInput& in, VitConfig& c, VitWeights& w) {
     // No size anywhere: the stored table must be square.
     int64_t pp = margs.contains("no_embed_class") ? (no_embed_class ? 0 : T) : T;
     auto is_square = [](int64_t n) {
+      if (n <= 0 || n > (int64_t(1) << 40)) return int64_t(0);  // also keeps r * r from overflowing
       int64_t r = int64_t(std::llround(std::sqrt(double(n))));
       return r * r == n ? r : int64_t(0);
     };

@@ -82,6 +82,7 @@ Buffer::Buffer(Buffer&& o) noexcept
 }
 
 Buffer::~Buffer() {
+  if (ctx_->lost()) return;  // may still be in use by the device: leak, don't free
   VkDevice dev = ctx_->device();
   if (mapped_) vkUnmapMemory(dev, memory_);
   if (buffer_) vkDestroyBuffer(dev, buffer_, nullptr);
@@ -118,7 +119,7 @@ Uploader::Uploader(Context& ctx, VkDeviceSize staging_bytes)
 }
 
 Uploader::~Uploader() {
-  if (pool_) vkDestroyCommandPool(ctx_.device(), pool_, nullptr);
+  if (pool_ && !ctx_.lost()) vkDestroyCommandPool(ctx_.device(), pool_, nullptr);
 }
 
 void Uploader::begin_if_needed() {
@@ -174,10 +175,12 @@ void download(Context& ctx, const Buffer& src, VkDeviceSize offset, void* dst, V
   pci.queueFamilyIndex = ctx.info().compute_queue_family;
   VITSCOPE_VK_CHECK(vkCreateCommandPool(ctx.device(), &pci, nullptr, &pool));
   struct PoolGuard {
-    VkDevice d;
+    const Context& c;
     VkCommandPool p;
-    ~PoolGuard() { vkDestroyCommandPool(d, p, nullptr); }
-  } guard{ctx.device(), pool};
+    ~PoolGuard() {
+      if (!c.lost()) vkDestroyCommandPool(c.device(), p, nullptr);
+    }
+  } guard{ctx, pool};
   VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
   ai.commandPool = pool;
   ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;

@@ -49,6 +49,15 @@ bool validation_requested() {
   return v && *v && std::strcmp(v, "0") != 0;
 }
 
+uint64_t forward_timeout_ns() {
+  const char* v = std::getenv("VITSCOPE_GPU_TIMEOUT_MS");
+  if (!v || !*v) return 600ull * 1000 * 1000 * 1000;
+  char* end = nullptr;
+  unsigned long long ms = std::strtoull(v, &end, 10);
+  if (*end != '\0') throw Error(std::string("VITSCOPE_GPU_TIMEOUT_MS must be a number of milliseconds, got '") + v + "'");
+  return ms == 0 ? 1 : ms * 1000 * 1000;  // 1 ns: submit_and_wait reads 0 as "the default"
+}
+
 namespace {
 
 constexpr const char* kValidationLayer = "VK_LAYER_KHRONOS_validation";
@@ -75,11 +84,11 @@ bool has_layer(const char* name) {
   return false;
 }
 
-bool has_instance_extension(const char* name) {
+bool has_instance_extension(const char* name, const char* layer = nullptr) {
   uint32_t n = 0;
-  vkEnumerateInstanceExtensionProperties(nullptr, &n, nullptr);
+  vkEnumerateInstanceExtensionProperties(layer, &n, nullptr);
   std::vector<VkExtensionProperties> exts(n);
-  vkEnumerateInstanceExtensionProperties(nullptr, &n, exts.data());
+  vkEnumerateInstanceExtensionProperties(layer, &n, exts.data());
   for (auto& e : exts)
     if (std::strcmp(e.extensionName, name) == 0) return true;
   return false;
@@ -125,12 +134,26 @@ InstanceHandle create_instance(bool validation, const VkDebugUtilsMessengerCreat
     ci.flags |= 0x00000001;  // VK_INSTANCE_CREATE_ENUMERATE_PORTABILITY_BIT_KHR
     h.portability = true;
   }
+  // Synchronization validation (hazards between dispatches, copies and host access) is
+  // on with the rest unless VITSCOPE_VALIDATE=core.
+  VkValidationFeatureEnableEXT sync = VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT;
+  VkValidationFeaturesEXT features{VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT};
+  features.enabledValidationFeatureCount = 1;
+  features.pEnabledValidationFeatures = &sync;
+  const char* mode = std::getenv("VITSCOPE_VALIDATE");
+  bool want_sync = validation && !(mode && std::strcmp(mode, "core") == 0) &&
+                   has_instance_extension(VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME, kValidationLayer);
+  if (want_sync) exts.push_back(VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME);
   ci.pApplicationInfo = &app;
   ci.enabledLayerCount = uint32_t(layers.size());
   ci.ppEnabledLayerNames = layers.data();
   ci.enabledExtensionCount = uint32_t(exts.size());
   ci.ppEnabledExtensionNames = exts.data();
   if (validation && dbg) ci.pNext = dbg;
+  if (want_sync) {
+    features.pNext = ci.pNext;
+    ci.pNext = &features;
+  }
   VkResult r = vkCreateInstance(&ci, nullptr, &h.instance);
   if (r == VK_ERROR_INCOMPATIBLE_DRIVER || r == VK_ERROR_INITIALIZATION_FAILED)
     throw NoDeviceError(kNoDeviceHint);
@@ -361,6 +384,12 @@ Context::Context(const ContextOptions& options) : quiet_(options.quiet) {
 Context::~Context() { release(); }
 
 void Context::release() {
+  if (lost_) {
+    // Work may still be running on the device: leak everything rather than free it.
+    (void)dummy_.release();
+    (void)pipelines_.release();
+    return;
+  }
   if (device_) vkDeviceWaitIdle(device_);
   dummy_.reset();
   pipelines_.reset();
@@ -403,10 +432,13 @@ void Context::submit_and_wait(VkCommandBuffer cb, const std::string& what, uint6
     r = vkQueueSubmit(queue_, 1, &si, fence);
   }
   if (r == VK_SUCCESS) r = vkWaitForFences(device_, 1, &fence, VK_TRUE, timeout_ns);
-  vkDestroyFence(device_, fence, nullptr);
-  if (r == VK_TIMEOUT)
-    throw VulkanError(int(r), "GPU work '" + what + "' did not finish within " +
-                                  std::to_string(timeout_ns / 1000000000ull) + " s");
+  if (r == VK_TIMEOUT || r == VK_ERROR_DEVICE_LOST) lost_ = true;  // the fence may still be in use
+  else vkDestroyFence(device_, fence, nullptr);
+  if (r == VK_TIMEOUT) {
+    uint64_t ms = timeout_ns / 1000000;
+    std::string t = ms >= 10000 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms";
+    throw VulkanError(int(r), "GPU work '" + what + "' did not finish within " + t);
+  }
   if (r == VK_ERROR_DEVICE_LOST)
     throw VulkanError(int(r), "Vulkan device lost while running '" + what + "'");
   if (r != VK_SUCCESS)

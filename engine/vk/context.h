@@ -77,7 +77,11 @@ class Context {
 
   // Submit one command buffer and wait for it, turning a time-out or device loss into
   // an error that names `what`. Throws if the validation layer reported anything.
+  // After a time-out or device loss the context is lost(): the work may still be
+  // running, so the destructors skip every Vulkan call (the objects are leaked rather
+  // than freed under a running GPU, and nothing waits for it: no hang at exit).
   void submit_and_wait(VkCommandBuffer cb, const std::string& what, uint64_t timeout_ns = 0);
+  bool lost() const { return lost_; }
 
   // Validation messages seen so far (the layer's callback appends here).
   size_t validation_message_count() const;
@@ -99,6 +103,7 @@ class Context {
   VkCommandPool submit_pool_ = VK_NULL_HANDLE;
   DeviceInfo info_;
   bool validation_ = false;
+  bool lost_ = false;
   bool quiet_ = false;
   VkPhysicalDeviceMemoryProperties memory_ = {};
 
@@ -113,5 +118,8 @@ class Context {
 
 // Environment helpers shared by the CLI, app and tests.
 bool validation_requested();
+// Time-out for one recorded forward pass: VITSCOPE_GPU_TIMEOUT_MS, default 10 minutes.
+// 0 does not wait at all (the time-out path can be tested on any device).
+uint64_t forward_timeout_ns();
 
 }  // namespace vitscope::vk

@@ -1,5 +1,7 @@
 #include "vk/recorder.h"
 
+#include <algorithm>
+
 #include "vk/context.h"
 
 namespace vitscope::vk {
@@ -28,6 +30,7 @@ Recorder::Recorder(Context& ctx, bool timestamps) : ctx_(ctx), want_timestamps_(
 }
 
 Recorder::~Recorder() {
+  if (ctx_.lost()) return;  // the command buffer may still be running: leak, don't free
   VkDevice dev = ctx_.device();
   for (auto v : texel_views_) vkDestroyBufferView(dev, v, nullptr);
   for (auto p : descriptor_pools_) vkDestroyDescriptorPool(dev, p, nullptr);
@@ -194,7 +197,12 @@ void Recorder::end() {
 
 void Recorder::run(const std::string& what) {
   VIT_ASSERT(recorded_, "Recorder::run before end()");
-  ctx_.submit_and_wait(cb_, what);
+  try {
+    ctx_.submit_and_wait(cb_, what, forward_timeout_ns());
+  } catch (const VulkanError& e) {
+    if (e.result() != VK_TIMEOUT && e.result() != VK_ERROR_DEVICE_LOST) throw;
+    throw VulkanError(e.result(), e.what() + progress());
+  }
   times_.clear();
   if (!query_pool_) return;
   uint32_t n = uint32_t(std::min<size_t>(labels_.size(), query_capacity_ - 1)) + 1;
@@ -205,6 +213,28 @@ void Recorder::run(const std::string& what) {
   double period = ctx_.info().timestamp_period_ns;
   for (uint32_t i = 1; i < n; ++i)
     times_.push_back({labels_[i - 1], double(ts[i] - ts[i - 1]) * period * 1e-6});
+}
+
+std::string Recorder::progress() const {
+  const size_t n_ops = labels_.size();
+  if (n_ops == 0) return "";
+  const std::string all = std::to_string(n_ops);
+  if (query_pool_) {
+    // Query 0 is written at the start, query i after dispatch i-1: the first query not yet
+    // available follows the dispatch that was running.
+    const uint32_t n = uint32_t(std::min<size_t>(n_ops, query_capacity_ - 1)) + 1;
+    std::vector<uint64_t> v(size_t(n) * 2);
+    VkResult r = vkGetQueryPoolResults(ctx_.device(), query_pool_, 0, n, v.size() * sizeof(uint64_t), v.data(),
+                                       2 * sizeof(uint64_t),
+                                       VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WITH_AVAILABILITY_BIT);
+    if (r == VK_SUCCESS || r == VK_NOT_READY) {
+      for (uint32_t i = 0; i < n; ++i)
+        if (v[size_t(i) * 2 + 1] == 0)
+          return i == 0 ? "; it had not started (" + all + " dispatches)"
+                        : "; it was running '" + labels_[i - 1] + "' (dispatch " + std::to_string(i) + " of " + all + ")";
+    }
+  }
+  return "; " + all + " dispatches, from '" + labels_.front() + "' to '" + labels_.back() + "'";
 }
 
 double Recorder::total_ms() const {

@@ -56,6 +56,8 @@ class Recorder {
 
  private:
   VkDescriptorSet allocate_set(VkDescriptorSetLayout layout);
+  // After a time-out or device loss: which dispatch was running, from the timestamps.
+  std::string progress() const;
   void compute_barrier();
 
   Context& ctx_;
