@@ -81,7 +81,7 @@ void InferenceWorker::run() {
       // A newer request is waiting: this result is stale, the newer one replaces it.
       if (!pending_ && !quit_) done_ = std::move(result);
     }
-    if (wake_) wake_();
+    if (auto wake = wake_.load()) wake();
   }
   // The model's buffers belong to the context: release them first.
   model_.reset();

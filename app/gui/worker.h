@@ -71,7 +71,7 @@ class InferenceWorker {
   Progress progress() const;
   bool idle() const;
   // Called from the worker thread when a result is ready (e.g. glfwPostEmptyEvent).
-  void set_wake(void (*wake)()) { wake_ = wake; }
+  void set_wake(void (*wake)()) { wake_.store(wake); }
   // Validation messages the engine's context has seen (0 unless validation is on).
   size_t validation_count() const { return validation_count_.load(); }
 
@@ -90,7 +90,7 @@ class InferenceWorker {
   std::string stage_;
   float fraction_ = 0;
   std::chrono::steady_clock::time_point started_;
-  void (*wake_)() = nullptr;
+  std::atomic<void (*)()> wake_{nullptr};
   std::atomic<size_t> validation_count_{0};
 
   // Owned by the worker thread.
