@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <numbers>
 #include <tuple>
 
 #include "core/error.h"
@@ -171,6 +172,24 @@ double bicubic_filter(double x) {
 
 double box_filter(double x) { return (x > -0.5 && x <= 0.5) ? 1.0 : 0.0; }
 
+// PIL's HAMMING and LANCZOS (a = 3) windowed sincs; PIL writes the Hamming constants as
+// floats, kept here so the weights match.
+double hamming_filter(double x) {
+  x = std::abs(x);
+  if (x == 0.0) return 1.0;
+  if (x >= 1.0) return 0.0;
+  x *= std::numbers::pi;
+  return std::sin(x) / x * (double(0.54f) + double(0.46f) * std::cos(x));
+}
+
+double sinc(double x) {
+  if (x == 0.0) return 1.0;
+  x *= std::numbers::pi;
+  return std::sin(x) / x;
+}
+
+double lanczos_filter(double x) { return (x >= -3.0 && x < 3.0) ? sinc(x) * sinc(x / 3.0) : 0.0; }
+
 struct Coeffs {
   int ksize = 0;
   std::vector<int> bounds;   // (xmin, count) per output
@@ -331,8 +350,12 @@ Image resize(const Image& im, int w, int h, const std::string& interpolation) {
     f = {bilinear_filter, 1.0};
   else if (interpolation == "box")
     f = {box_filter, 0.5};
+  else if (interpolation == "hamming")
+    f = {hamming_filter, 1.0};
+  else if (interpolation == "lanczos")
+    f = {lanczos_filter, 3.0};
   else
-    throw Error("unknown interpolation '" + interpolation + "' (bicubic, bilinear, nearest, box)");
+    throw Error("unknown interpolation '" + interpolation + "' (bicubic, bilinear, nearest, box, hamming, lanczos)");
   Coeffs ch = precompute(im.width, w, f), cv = precompute(im.height, h, f);
   bool need_h = w != im.width, need_v = h != im.height;
   if (need_h) {
@@ -369,12 +392,62 @@ Image center_crop(const Image& src, int w, int h) {
 }
 
 namespace {
+
+// transformers' image_transforms.center_crop: offsets rounded down, and an image smaller
+// than the crop is zero-padded with the extra pixel on the top/left (torchvision puts it
+// on the bottom/right).
+Image hf_center_crop(const Image& im, int w, int h) {
+  auto offset = [](int have, int want) { return have >= want ? (have - want) / 2 : -((want - have + 1) / 2); };
+  const int top = offset(im.height, h), left = offset(im.width, w);
+  Image out{w, h, im.channels, std::vector<uint8_t>(size_t(w) * h * im.channels, 0)};
+  for (int y = 0; y < h; ++y) {
+    int sy = y + top;
+    if (sy < 0 || sy >= im.height) continue;
+    for (int x = 0; x < w; ++x) {
+      int sx = x + left;
+      if (sx < 0 || sx >= im.width) continue;
+      for (int c = 0; c < im.channels; ++c) out.pixels[(size_t(y) * w + x) * im.channels + c] = im.at(sx, sy, c);
+    }
+  }
+  return out;
+}
+
 // torchvision Resize(int): shorter side to `s`, longer side int(s * long / short).
 std::pair<int, int> shorter_side_to(int w, int h, int s) {
   if (w <= h) return {s, int(int64_t(s) * h / w)};
   return {int(int64_t(s) * w / h), s};
 }
 }  // namespace
+
+Preprocess with_pipeline(const Preprocess& model, const std::string& pipeline) {
+  Preprocess p = model;
+  if (pipeline == model.pipeline) return p;
+  p.pipeline = pipeline;
+  p.resize = true;
+  if (pipeline == "timm") {
+    // timm's eval transform with its defaults, keeping the model's mean/std.
+    p.interpolation = "bicubic";
+    if (model.pipeline == "torchvision") p.crop_pct = 224.0f / 256.0f;
+    else p.crop_pct = 0.9f;
+    p.center_crop = true;
+  } else if (pipeline == "hf") {
+    // ViTImageProcessor: squash to the input size, bilinear.
+    p.interpolation = "bilinear";
+    p.squash = true;
+    p.resize_height = p.resize_width = 0;
+    p.resize_shortest = 0;
+    p.center_crop = false;
+  } else if (pipeline == "torchvision") {
+    p.interpolation = "bilinear";
+    p.resize_shortest = std::max(p.height, p.width) * 256 / 224;
+    p.center_crop = true;
+  } else if (pipeline == "none") {
+    p.center_crop = false;
+  } else {
+    throw Error("unknown preprocessing pipeline '" + pipeline + "' (timm, hf, torchvision, none)");
+  }
+  return p;
+}
 
 Preprocessed preprocess(const Image& src, const Preprocess& pre, int in_chans) {
   if (in_chans != 1 && in_chans != 3)
@@ -384,6 +457,7 @@ Preprocessed preprocess(const Image& src, const Preprocess& pre, int in_chans) {
   Preprocessed out;
   char buf[256];
   if (pre.pipeline == "timm") {
+    if (!(pre.crop_pct > 0.0f)) throw Error("crop_pct must be positive");
     int sh = int(std::floor(H / double(pre.crop_pct))), sw = int(std::floor(W / double(pre.crop_pct)));
     int rw, rh;
     if (sh == sw) {
@@ -396,14 +470,34 @@ Preprocessed preprocess(const Image& src, const Preprocess& pre, int in_chans) {
     im = center_crop(resize(im, rw, rh, pre.interpolation), W, H);
     std::snprintf(buf, sizeof buf, "timm: resize to %dx%d (%s, crop_pct %.3g), centre crop %dx%d", rw, rh,
                   pre.interpolation.c_str(), double(pre.crop_pct), W, H);
-  } else if (pre.pipeline == "torchvision" || (pre.pipeline == "hf" && !pre.squash)) {
-    int s = pre.resize_shortest > 0 ? pre.resize_shortest : std::min(H, W);
+  } else if (pre.pipeline == "hf") {
+    // transformers' slow image processors: PIL resize (squash or shorter edge), then crop.
+    std::string what = "hf:";
+    if (pre.resize && pre.squash) {
+      int rw = pre.resize_width > 0 ? pre.resize_width : W, rh = pre.resize_height > 0 ? pre.resize_height : H;
+      im = resize(im, rw, rh, pre.interpolation);
+      what += " resize to " + std::to_string(rw) + "x" + std::to_string(rh) + " (" + pre.interpolation + ")";
+    } else if (pre.resize && pre.resize_shortest > 0) {
+      auto [rw, rh] = shorter_side_to(im.width, im.height, pre.resize_shortest);
+      im = resize(im, rw, rh, pre.interpolation);
+      what += " resize shorter side to " + std::to_string(pre.resize_shortest) + " (" + pre.interpolation + ")";
+    } else {
+      what += " no resize";
+    }
+    if (pre.center_crop || im.width != W || im.height != H) {
+      im = hf_center_crop(im, W, H);
+      what += ", centre crop " + std::to_string(W) + "x" + std::to_string(H);
+    }
+    std::snprintf(buf, sizeof buf, "%s", what.c_str());
+  } else if (pre.pipeline == "torchvision") {
+    // torchvision's ImageClassification: shorter side to 256 for a 224 crop, scaled with the size.
+    int s = pre.resize_shortest > 0 ? pre.resize_shortest : std::max(H, W) * 256 / 224;
     auto [rw, rh] = shorter_side_to(im.width, im.height, s);
     im = resize(im, rw, rh, pre.interpolation);
     if (pre.center_crop) im = center_crop(im, W, H);
     std::snprintf(buf, sizeof buf, "%s: resize shorter side to %d (%s), centre crop %dx%d", pre.pipeline.c_str(), s,
                   pre.interpolation.c_str(), W, H);
-  } else if (pre.pipeline == "hf" || pre.pipeline == "none") {
+  } else if (pre.pipeline == "none") {
     im = resize(im, W, H, pre.interpolation);
     std::snprintf(buf, sizeof buf, "%s: resize to %dx%d (%s)", pre.pipeline.c_str(), W, H, pre.interpolation.c_str());
   } else {

@@ -39,4 +39,9 @@ struct Preprocessed {
 // pipeline: "timm", "hf", "torchvision" or "none" (resize straight to the input size).
 Preprocessed preprocess(const Image& im, const Preprocess& pre, int in_chans);
 
+// The model's preprocessing switched to another framework's eval transform (for
+// --preprocess): that framework's resize and crop at the model's input size, keeping the
+// model's mean, std and rescale factor. The same pipeline returns `model` unchanged.
+Preprocess with_pipeline(const Preprocess& model, const std::string& pipeline);
+
 }  // namespace vitscope

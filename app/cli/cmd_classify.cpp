@@ -100,7 +100,7 @@ void register_classify(CLI::App& app, Action& run) {
       std::string path = o->model.resolved_model();
       LoadedModel lm = load_model(path, lo);
       print_warnings(lm);
-      if (!o->preprocess.empty()) lm.config.pre.pipeline = o->preprocess;
+      if (!o->preprocess.empty()) lm.config.pre = with_pipeline(lm.config.pre, o->preprocess);
       const VitConfig& c = lm.config;
       Preprocessed pre;
       int batch = 1;
@@ -138,6 +138,19 @@ void register_classify(CLI::App& app, Action& run) {
         j["model"] = model_json(model);
         j["device"] = ctx.info().name;
         j["preprocess"] = pre.description;
+        if (!o->image.empty()) {
+          const Preprocess& pp = model.config().pre;
+          j["preprocess_config"] = {{"pipeline", pp.pipeline},
+                                    {"input", {pp.height, pp.width}},
+                                    {"interpolation", pp.interpolation},
+                                    {"crop_pct", pp.crop_pct},
+                                    {"resize_shortest", pp.resize_shortest},
+                                    {"squash", pp.squash},
+                                    {"center_crop", pp.center_crop},
+                                    {"rescale", pp.rescale},
+                                    {"mean", pp.mean},
+                                    {"std", pp.std}};
+        }
         j["batch"] = batch;
         auto tops = nlohmann::json::array();
         for (int b = 0; b < batch; ++b) {

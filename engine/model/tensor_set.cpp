@@ -1,5 +1,7 @@
 #include "model/tensor_set.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace vitscope {
@@ -13,7 +15,13 @@ std::string shape_str(const std::vector<int64_t>& s) {
 
 HostTensor TensorSet::take(const std::string& name, const std::vector<int64_t>& shape) {
   const TensorInfo* t = f_.find(name);
-  if (!t) throw ModelError(f_.path() + ": tensor '" + name + "' is missing (expected shape " + shape_str(shape) + ")");
+  if (!t) {
+    note_missing(name, " (expected shape " + shape_str(shape) + ")");
+    HostTensor placeholder;
+    placeholder.name = name;
+    for (int64_t d : shape) placeholder.shape.push_back(std::max<int64_t>(d, 0));
+    return placeholder;
+  }
   bool ok = t->shape.size() == shape.size();
   for (size_t i = 0; ok && i < shape.size(); ++i) ok = shape[i] < 0 || shape[i] == t->shape[i];
   if (!ok)
@@ -39,6 +47,8 @@ void TensorSet::finish(const std::string& layout) const {
     if (!first_missing_.empty()) msg += "; first missing tensor: '" + first_missing_ + "'";
     throw ModelError(msg);
   }
+  if (!first_missing_.empty())
+    throw ModelError(f_.path() + ": tensor '" + first_missing_ + "' is missing" + missing_detail_);
 }
 
 }  // namespace vitscope

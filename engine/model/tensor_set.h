@@ -16,22 +16,30 @@ class TensorSet {
 
   bool has(const std::string& name) const { return f_.find(name) != nullptr; }
   const TensorInfo* info(const std::string& name) const { return f_.find(name); }
-  // Required tensor with an exact shape (-1 matches any size in that dimension).
+  // Required tensor with an exact shape (-1 matches any size in that dimension). A
+  // missing tensor is remembered (see finish) and comes back as an empty placeholder
+  // with the expected shape, so loading can go on and find the unexpected names too;
+  // check complete() before reading tensor data during loading.
   HostTensor take(const std::string& name, const std::vector<int64_t>& shape);
   std::optional<HostTensor> maybe(const std::string& name, const std::vector<int64_t>& shape);
   // Mark a tensor as known but unused (e.g. HF's mask_token).
   void ignore(const std::string& name) { used_.insert(name); }
-  // Throws listing the first unexpected tensor (and the first missing one, if any).
+  // Throws listing the first unexpected tensor (and the first missing one, if any), or
+  // the first missing tensor when every name was expected.
   void finish(const std::string& layout) const;
-  void note_missing(const std::string& name) {
-    if (first_missing_.empty()) first_missing_ = name;
+  void note_missing(const std::string& name, const std::string& detail = "") {
+    if (first_missing_.empty()) {
+      first_missing_ = name;
+      missing_detail_ = detail;
+    }
   }
+  bool complete() const { return first_missing_.empty(); }
   const SafetensorsFile& file() const { return f_; }
 
  private:
   const SafetensorsFile& f_;
   std::set<std::string> used_;
-  std::string first_missing_;
+  std::string first_missing_, missing_detail_;
 };
 
 std::string shape_str(const std::vector<int64_t>& s);

@@ -14,7 +14,9 @@ struct Preprocess {
   std::string interpolation = "bicubic";  // bicubic | bilinear | nearest
   float crop_pct = 0.9f;           // timm: shorter side -> floor(size / crop_pct)
   int resize_shortest = 0;         // hf/torchvision: shorter side to this (0: unused)
-  bool squash = false;             // hf: resize straight to height x width
+  bool squash = false;             // hf: resize straight to resize_height x resize_width
+  int resize_height = 0, resize_width = 0;  // hf squash size before the crop (0: height x width)
+  bool resize = true;              // hf do_resize
   bool center_crop = true;
   float rescale = 1.0f / 255.0f;
   std::vector<float> mean{0.5f, 0.5f, 0.5f};
