@@ -10,7 +10,6 @@
 #include "ops/linear.h"
 #include "ops/patch_embed.h"
 #include "ops/pooling.h"
-#include "vk/memory_budget.h"
 
 namespace vitscope {
 
@@ -31,12 +30,13 @@ struct VitModel::Block {
 // Activations and the recorded command buffer for one (batch, options) pair.
 struct VitModel::Plan {
   int batch = 0;
-  bool keep_attention = false;
+  bool keep_attention = false;  // any layer's probabilities kept
+  std::vector<bool> kept;       // per layer
   std::vector<std::unique_ptr<vk::Buffer>> owned;
   vk::Buffer* input_staging = nullptr;
-  vk::Buffer *input, *cols, *patches, *x, *ln, *qkv, *attn_out, *hidden, *pooled, *pooled2,
-      *pooled_n, *logits, *probs;
-  std::vector<vk::Buffer*> prob;  // per layer when kept, else one scratch
+  vk::Buffer* arena = nullptr;  // every activation below is a slice of it
+  BufferView input, cols, patches, x, ln, qkv, attn_out, hidden, pooled, pooled2, pooled_n, logits, probs;
+  std::vector<BufferView> prob;  // per layer: its own buffer when kept, else scratch or none
   vk::Buffer *logits_rb = nullptr, *probs_rb = nullptr, *attn_rb = nullptr;
   std::unique_ptr<vk::Recorder> rec;
   uint64_t bytes = 0;
@@ -89,7 +89,6 @@ VitModel::VitModel(vk::Context& ctx, LoadedModel model, Precision precision)
     : ctx_(ctx), model_(std::move(model)), precision_(precision) {
   const VitWeights& w = model_.weights;
   params_ = w.parameter_count();
-  check_device_memory(ctx_, weights_request(w));  // clear error before any allocation
   vk::Uploader up(ctx_);
   auto opt = [&](const std::optional<HostTensor>& t) { return t ? upload(up, *t) : nullptr; };
   patch_w_ = upload(up, w.patch_w);
@@ -150,39 +149,78 @@ void VitModel::record(Plan& p) {
                  T = uint32_t(c.prefix_tokens()), Np = uint32_t(c.num_patches()),
                  K = uint32_t(c.output_dim()), L = uint32_t(c.depth);
   const uint32_t rows = B * N;
-  check_device_memory(ctx_, activations_request(c, p.batch, p.keep_attention, weight_bytes_));
   auto dev = vk::BufferKind::Device;
   uint64_t in_floats = uint64_t(B) * c.in_chans * c.img_h * c.img_w;
   p.input_staging = p.make(ctx_, in_floats, vk::BufferKind::Upload, "input staging");
-  p.input = p.make(ctx_, in_floats, dev, "input");
-  p.cols = p.make(ctx_, uint64_t(B) * Np * c.in_chans * c.patch * c.patch, dev, "patch columns");
-  p.patches = p.make(ctx_, uint64_t(B) * Np * C, dev, "patch embeddings");
-  p.x = p.make(ctx_, uint64_t(rows) * C, dev, "residual stream");
-  p.ln = p.make(ctx_, uint64_t(rows) * C, dev, "layernorm out");
-  p.qkv = p.make(ctx_, uint64_t(rows) * 3 * C, dev, "qkv");
-  p.attn_out = p.make(ctx_, uint64_t(rows) * C, dev, "attention out");
-  p.hidden = p.make(ctx_, uint64_t(rows) * M, dev, "mlp hidden");
-  p.pooled = p.make(ctx_, uint64_t(B) * C, dev, "pooled");
-  p.pooled2 = p.make(ctx_, uint64_t(B) * C, dev, "pooled (dist)");
-  p.pooled_n = p.make(ctx_, uint64_t(B) * C, dev, "pooled normed");
-  p.logits = p.make(ctx_, uint64_t(B) * K, dev, "logits");
-  p.probs = p.make(ctx_, uint64_t(B) * K, dev, "probabilities");
+
+  // Activations share one arena. Besides the residual stream x, two scratch regions are
+  // reused by tensors whose lifetimes do not overlap:
+  //   S1: patch columns -> LN(x) -> attention output -> LN(x) -> ... (row width C)
+  //   S2: input image -> patch embeddings -> qkv -> MLP hidden -> qkv -> ... (widest rows)
+  // Slices start on the device's storage and texel offset alignments.
+  const vk::DeviceInfo& info = ctx_.info();
+  const uint64_t align = std::max<uint64_t>({16, info.min_storage_offset_alignment, info.min_texel_offset_alignment});
+  uint64_t top = 0;
+  auto region = [&](uint64_t floats) {
+    uint64_t at = top;
+    top += (floats * 4 + align - 1) / align * align;
+    return std::pair<uint64_t, uint64_t>{at, floats * 4};
+  };
+  const uint64_t cols_floats = uint64_t(B) * Np * c.in_chans * c.patch * c.patch;
+  auto rx = region(uint64_t(rows) * C);
+  auto s1 = region(std::max<uint64_t>(uint64_t(rows) * C, cols_floats));
+  auto s2 = region(std::max<uint64_t>({uint64_t(rows) * 3 * C, uint64_t(rows) * M, in_floats, uint64_t(B) * Np * C}));
+  auto rpool = region(uint64_t(B) * C), rpool2 = region(uint64_t(B) * C), rpooln = region(uint64_t(B) * C);
+  auto rlogits = region(uint64_t(B) * K), rprobs = region(uint64_t(B) * K);
+  p.arena = p.make(ctx_, top / 4, dev, "activations");
+  auto slice = [&](std::pair<uint64_t, uint64_t> r, uint64_t floats) {
+    return BufferView{p.arena, r.first, floats * 4};
+  };
+  p.input = slice(s2, in_floats);
+  p.cols = slice(s1, cols_floats);
+  p.patches = slice(s2, uint64_t(B) * Np * C);
+  p.x = slice(rx, uint64_t(rows) * C);
+  p.ln = slice(s1, uint64_t(rows) * C);
+  p.qkv = slice(s2, uint64_t(rows) * 3 * C);
+  p.attn_out = slice(s1, uint64_t(rows) * C);
+  p.hidden = slice(s2, uint64_t(rows) * M);
+  p.pooled = slice(rpool, uint64_t(B) * C);
+  p.pooled2 = slice(rpool2, uint64_t(B) * C);
+  p.pooled_n = slice(rpooln, uint64_t(B) * C);
+  p.logits = slice(rlogits, uint64_t(B) * K);
+  p.probs = slice(rprobs, uint64_t(B) * K);
+
+  // Attention probabilities: a buffer per kept layer; a scratch one only for kernels that
+  // need it when nothing is kept.
   uint64_t att = uint64_t(B) * H * N * N;
-  for (uint32_t l = 0; l < (p.keep_attention ? L : 1u); ++l)
-    p.prob.push_back(p.make(ctx_, att, dev, "attention probabilities " + std::to_string(l)));
+  ops::AttentionArgs probe{p.qkv, {}, p.attn_out, B, N, H, D};
+  probe.write_prob = false;
+  bool scratch_needed = ops::choose_attention_kernel(info, probe) == ops::AttentionKernel::TwoPass;
+  BufferView scratch{};
+  for (uint32_t l = 0; l < L; ++l) {
+    if (p.kept[l]) {
+      p.prob.push_back({p.make(ctx_, att, dev, "attention probabilities " + std::to_string(l)), 0, 0});
+    } else {
+      if (scratch_needed && !scratch.buffer) scratch = {p.make(ctx_, att, dev, "attention scratch"), 0, 0};
+      p.prob.push_back(scratch);
+    }
+  }
   p.logits_rb = p.make(ctx_, uint64_t(B) * K, vk::BufferKind::Readback, "logits readback");
   p.probs_rb = p.make(ctx_, uint64_t(B) * K, vk::BufferKind::Readback, "probs readback");
-  if (p.keep_attention)
+  if (p.keep_attention) {
     p.attn_rb = p.make(ctx_, att * L, vk::BufferKind::Readback, "attention readback");
+    std::memset(p.attn_rb->mapped(), 0, att * L * 4);  // layers not asked for read as zeros
+    p.attn_rb->flush();
+  }
 
   p.rec = std::make_unique<vk::Recorder>(ctx_);
   vk::Recorder& rec = *p.rec;
-  auto V = [](const vk::Buffer* b) { return BufferView{b, 0, 0}; };
+  auto V = [](const BufferView& v) { return v; };
   auto O = [](const std::unique_ptr<Tensor>& t) {
     return t ? std::optional<BufferView>(t->view()) : std::nullopt;
   };
   rec.begin();
-  rec.copy(*p.input_staging, 0, *p.input, 0, in_floats * 4);
+  rec.copy(*p.input_staging, 0, *p.input.buffer, p.input.offset, in_floats * 4);
 
   // z_0 = [x_class; x_p^1 E; ...; x_p^N E] + E_pos                         (eq. 1)
   ops::PatchEmbedArgs pe;
@@ -199,7 +237,7 @@ void VitModel::record(Plan& p) {
   pe.C = C;
   ops::patch_embed(ctx_, rec, pe);
   ops::TokensArgs tk;
-  tk.prefix = prefix_ ? prefix_->view() : V(&ctx_.dummy_buffer());
+  tk.prefix = prefix_ ? prefix_->view() : BufferView{&ctx_.dummy_buffer(), 0, 0};
   tk.patches = V(p.patches);
   tk.pos = O(pos_);
   tk.z = V(p.x);
@@ -226,8 +264,8 @@ void VitModel::record(Plan& p) {
     qkv.N = 3 * C;
     qkv.K = C;
     ops::linear(ctx_, rec, qkv, name + ".attn.qkv");
-    ops::AttentionArgs attn{V(p.qkv), V(p.prob[p.keep_attention ? l : 0]), V(p.attn_out), B, N, H, D};
-    attn.write_prob = p.keep_attention;
+    ops::AttentionArgs attn{V(p.qkv), p.prob[l], V(p.attn_out), B, N, H, D};
+    attn.write_prob = p.kept[l];
     ops::attention(ctx_, rec, attn, name + ".attn");
     ops::LinearArgs proj;
     proj.x = V(p.attn_out);
@@ -272,13 +310,14 @@ void VitModel::record(Plan& p) {
   // y = LN(z_L^0), or the normed mean of the patch tokens                     (eq. 4)
   BufferView pooled = V(p.pooled);
   if (c.global_pool == "token") {
-    auto pick = [&](uint32_t token, vk::Buffer* out, const std::string& label) {
+    auto pick = [&](uint32_t token, const BufferView& out, const std::string& label) {
       if (norm_w_) {
-        ops::layernorm(ctx_, rec, {BufferView{p.x, uint64_t(token) * C * 4, 0}, norm_w_->view(), norm_b_->view(),
+        ops::layernorm(ctx_, rec, {BufferView{p.x.buffer, p.x.offset + uint64_t(token) * C * 4, p.x.bytes - uint64_t(token) * C * 4}, norm_w_->view(), norm_b_->view(),
                                    V(out), B, C, N * C, C, c.eps}, label);
       } else {
         for (uint32_t b = 0; b < B; ++b)
-          rec.copy(*p.x, (uint64_t(b) * N + token) * C * 4, *out, uint64_t(b) * C * 4, uint64_t(C) * 4);
+          rec.copy(*p.x.buffer, p.x.offset + (uint64_t(b) * N + token) * C * 4, *out.buffer,
+                   out.offset + uint64_t(b) * C * 4, uint64_t(C) * 4);
       }
     };
     pick(0, p.pooled, "norm(cls)");
@@ -319,7 +358,7 @@ void VitModel::record(Plan& p) {
       ops::linear(ctx_, rec, hd, "head_dist");
     }
     ops::softmax_rows(ctx_, rec, V(p.logits), V(p.probs), B, K);
-    rec.copy(*p.probs, 0, *p.probs_rb, 0, uint64_t(B) * K * 4);
+    rec.copy(*p.probs.buffer, p.probs.offset, *p.probs_rb, 0, uint64_t(B) * K * 4);
   } else if (pooler_w_) {
     ops::LinearArgs pl;
     pl.x = pooled;
@@ -333,11 +372,12 @@ void VitModel::record(Plan& p) {
     pl.act = ops::Activation::Tanh;
     ops::linear(ctx_, rec, pl, "pooler");
   } else {
-    rec.copy(*pooled.buffer, 0, *p.logits, 0, uint64_t(B) * K * 4);
+    rec.copy(*pooled.buffer, pooled.offset, *p.logits.buffer, p.logits.offset, uint64_t(B) * K * 4);
   }
-  rec.copy(*p.logits, 0, *p.logits_rb, 0, uint64_t(B) * K * 4);
+  rec.copy(*p.logits.buffer, p.logits.offset, *p.logits_rb, 0, uint64_t(B) * K * 4);
   if (p.keep_attention)
-    for (uint32_t l = 0; l < L; ++l) rec.copy(*p.prob[l], 0, *p.attn_rb, uint64_t(l) * att * 4, att * 4);
+    for (uint32_t l = 0; l < L; ++l)
+      if (p.kept[l]) rec.copy(*p.prob[l].buffer, 0, *p.attn_rb, uint64_t(l) * att * 4, att * 4);
   rec.host_barrier();
   rec.end();
 }
@@ -345,11 +385,19 @@ void VitModel::record(Plan& p) {
 ForwardResult VitModel::forward(const float* input, int batch, const ForwardOptions& options) {
   const VitConfig& c = config();
   if (batch <= 0) throw Error("batch size must be positive");
-  if (!plan_ || plan_->batch != batch || plan_->keep_attention != options.keep_attention) {
+  std::vector<bool> kept(size_t(c.depth), options.keep_attention);
+  for (int l : options.attention_layers) {
+    if (l < 0 || l >= c.depth)
+      throw InputError("attention layer " + std::to_string(l) + " does not exist (the model has " +
+                       std::to_string(c.depth) + " layers)");
+    kept[size_t(l)] = true;
+  }
+  if (!plan_ || plan_->batch != batch || plan_->kept != kept) {
     plan_.reset();
     auto p = std::make_unique<Plan>();
     p->batch = batch;
-    p->keep_attention = options.keep_attention;
+    p->kept = kept;
+    p->keep_attention = std::find(kept.begin(), kept.end(), true) != kept.end();
     record(*p);
     plan_ = std::move(p);
   }

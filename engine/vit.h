@@ -22,6 +22,9 @@ Precision choose_precision(const vk::DeviceInfo& d, const std::string& request);
 
 struct ForwardOptions {
   bool keep_attention = false;  // download every layer's attention probabilities
+  // Also (or, without keep_attention, only) these layers (0-based). Layers not asked for
+  // are never written on the device and read as zeros in ForwardResult::attention.
+  std::vector<int> attention_layers;
 };
 
 struct ForwardResult {
@@ -29,7 +32,7 @@ struct ForwardResult {
   int outputs = 0;              // K classes, or D features for a headless model
   std::vector<float> logits;    // (B, outputs): class logits or pooled features
   std::vector<float> probs;     // (B, K) softmax of the logits; empty when headless
-  // (L, B, H, N, N) post-softmax attention, when keep_attention was set.
+  // (L, B, H, N, N) post-softmax attention, when any layer was asked for (zeros for the others).
   std::vector<float> attention;
   std::vector<vk::OpTime> op_times;  // GPU time per dispatch (when timestamps exist)
   double gpu_ms = 0.0;   // sum of op times

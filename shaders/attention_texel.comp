@@ -21,7 +21,7 @@ layout(local_size_x_id = 0, local_size_y_id = 1) in;
 layout(constant_id = 0) const uint SG = 8;       // lanes per subgroup == local_size_x
 layout(constant_id = 1) const uint WY = 1;       // subgroups per workgroup
 layout(constant_id = 2) const uint DB = 2;       // head-dim blocks of 4*SG floats (<= 4)
-layout(constant_id = 3) const uint CK = 4;       // keys per lane per block (<= 4)
+layout(constant_id = 3) const uint CK = 8;       // keys per lane per block (<= 8)
 layout(constant_id = 4) const uint WRITE_P = 0;  // also write the probabilities
 
 #define RM 4
@@ -37,8 +37,8 @@ layout(push_constant) uniform Push {
 } p;
 
 vec4 qv[RM][4];     // this lane's vec4 of each query row, per head-dim block
-float s[RM][4];     // scores of this lane's keys in the current block
-int krow[4];        // texel index of this lane's keys' k vectors (head offset included)
+float s[RM][8];     // scores of this lane's keys in the current block
+int krow[8];        // texel index of this lane's keys' k vectors (head offset included)
 vec4 o[RM][4];      // output accumulators: this lane's dims, per block
 float mrow[RM], lsum[RM];
 
@@ -131,7 +131,7 @@ void main() {
     lsum[r] = 0.0;
   }
 
-  float pr[RM][4];
+  float pr[RM][8];
   const uint KB = SG * CK;  // keys per block
   if (WRITE_P == 0u) {
     for (uint jb = 0; jb < p.N; jb += KB) {
@@ -150,7 +150,7 @@ void main() {
         lsum[r] = lsum[r] * corr + part;  // per-lane partial sums, added up at the end
         for (uint db = 0; db < DB; ++db) o[r][db] *= corr;
       }
-      PV_GROUP(0) PV_GROUP(1) PV_GROUP(2) PV_GROUP(3)
+      PV_GROUP(0) PV_GROUP(1) PV_GROUP(2) PV_GROUP(3) PV_GROUP(4) PV_GROUP(5) PV_GROUP(6) PV_GROUP(7)
     }
     for (uint r = 0; r < RM; ++r) lsum[r] = subgroupAdd(lsum[r]);
   } else {
@@ -179,7 +179,7 @@ void main() {
           if (i < p.N && j < p.N) prob[((b * p.H + h) * p.N + i) * p.N + j] = pr[r][c];
         }
       }
-      PV_GROUP(0) PV_GROUP(1) PV_GROUP(2) PV_GROUP(3)
+      PV_GROUP(0) PV_GROUP(1) PV_GROUP(2) PV_GROUP(3) PV_GROUP(4) PV_GROUP(5) PV_GROUP(6) PV_GROUP(7)
     }
     for (uint r = 0; r < RM; ++r) lsum[r] = 1.0;  // already normalised
   }

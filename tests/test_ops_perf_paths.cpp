@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/error.h"
 #include "ops/attention.h"
 #include "ops/linear.h"
 #include "ref/cpu_ops.h"
@@ -344,6 +345,24 @@ TEST_CASE("whole model on the fast paths: padded weights, fused attention, proba
   auto all = model.forward(input.data(), batch, fo);
   test::check_close(all.logits, want.logits, 1e-5, 1e-4, "logits with attention");
   test::check_close(all.attention, want.attention, 1e-6, 1e-5, "attention of every layer");
+  // Only layer 1 asked for: layer 0 is not written (zeros), layer 1 as the reference.
+  ForwardOptions one;
+  one.attention_layers = {1};
+  auto part = model.forward(input.data(), batch, one);
+  test::check_close(part.logits, want.logits, 1e-5, 1e-4, "logits with layer 1's attention");
+  REQUIRE(part.attention.size() == want.attention.size());
+  const size_t per_layer = want.attention.size() / 2;
+  CHECK(std::all_of(part.attention.begin(), part.attention.begin() + long(per_layer), [](float v) { return v == 0.f; }));
+  test::check_close(std::vector<float>(part.attention.begin() + long(per_layer), part.attention.end()),
+                    std::vector<float>(want.attention.begin() + long(per_layer), want.attention.end()), 1e-6, 1e-5,
+                    "attention of layer 1 alone");
+  // Back to no attention: the pass is recorded again without probabilities.
+  auto again = model.forward(input.data(), batch);
+  CHECK(again.logits == plain.logits);
+  CHECK(again.attention.empty());
+  ForwardOptions bad;
+  bad.attention_layers = {2};
+  CHECK_THROWS_AS(model.forward(input.data(), batch, bad), InputError);
   test::require_no_validation_messages();
   std::filesystem::remove_all(dir);
 }

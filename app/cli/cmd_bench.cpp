@@ -7,6 +7,8 @@
 #include <map>
 #include <random>
 
+#include <sys/resource.h>
+
 #include "common.h"
 
 namespace vitscope::cli {
@@ -64,6 +66,13 @@ struct OpRow {
   double flops = 0;    // per forward
 };
 
+// CPU time of this process (all threads, the CPU driver's workers included), in ms.
+double process_cpu_ms() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return (double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 + double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-3);
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   size_t n = v.size();
@@ -103,6 +112,7 @@ void register_bench(CLI::App& app, Action& run) {
       std::vector<double> lat;
       std::vector<std::map<std::string, OpRow>> per_run;
       std::vector<std::string> order;  // op kinds in first-seen order
+      const double cpu0 = process_cpu_ms();
       for (int i = 0; i < o->iters; ++i) {
         ForwardResult r = model.forward(input.data(), B);
         lat.push_back(r.wall_ms);
@@ -118,6 +128,7 @@ void register_bench(CLI::App& app, Action& run) {
         }
         per_run.push_back(std::move(rows));
       }
+      const double cpu_per_forward = (process_cpu_ms() - cpu0) / o->iters;
       // Per op: the median over the runs of its time per forward.
       std::vector<OpRow> ops;
       double gpu_total = 0;
@@ -150,6 +161,7 @@ void register_bench(CLI::App& app, Action& run) {
         j["images_per_s"] = ips;
         j["gflops"] = gflops;
         j["gpu_ms"] = gpu_total;
+        j["process_cpu_ms_per_forward"] = cpu_per_forward;
         auto arr = nlohmann::json::array();
         for (const auto& r : ops)
           arr.push_back({{"name", r.name},
@@ -173,6 +185,8 @@ void register_bench(CLI::App& app, Action& run) {
                   o->iters, o->warmup);
       std::printf("throughput: %.2f images/s, %.2f GFLOP/s (%.2f GFLOP per image)\n", ips, gflops,
                   model.flops_per_image() * 1e-9);
+      std::printf("process CPU time per forward: %.2f ms (on a CPU Vulkan device this is the work itself, "
+                  "less sensitive to other load than the latency)\n", cpu_per_forward);
       std::printf("memory: device %.1f MiB (weights %.1f MiB), host peak RSS %.1f MiB\n", dev_mb,
                   double(model.weight_bytes()) / (1 << 20), rss);
       if (!ops.empty()) {

@@ -102,7 +102,9 @@ void linear(vk::Context& ctx, vk::Recorder& rec, const LinearArgs& a, std::strin
   std::vector<Slot> slots{Slot::Storage, Slot::Storage, Slot::Storage, Slot::Storage, Slot::Storage};
   uint32_t gx, gy;
   if (k == LinearKernel::Texel) {
-    uint32_t sg = d.subgroup_size, wy = 1, cn = a.N <= sg * 4 ? 4u : 8u;
+    // 16 columns per lane measured ~20% faster than 8 on lavapipe (fewer x broadcasts per
+    // W fetch); narrow outputs (heads) take fewer so that fewer lanes idle.
+    uint32_t sg = d.subgroup_size, wy = 1, cn = a.N <= sg * 4 ? 4u : a.N <= sg * 8 ? 8u : 16u;
     spec.insert(spec.end(), {sg, wy, cn});
     shader = ShaderId::linear_texel;
     slots[0] = slots[1] = Slot::TexelFloat;
