@@ -246,3 +246,29 @@ TEST_CASE("layouts: the run size follows --size for every layout, square or not"
     CHECK_THROWS_AS(load_model(g.model_dir, o), ModelError);
   }
 }
+
+TEST_CASE("layouts: a timm table that does not fit pretrained_cfg.input_size is resampled as timm does") {
+  // timm writes the architecture's default input_size even for a model built with another
+  // img_size (and no model_args); its checkpoint filter then resamples the square table.
+  test::GoldenCase g = test::golden_case("tv_timm_small");  // 4x4 table, patch 8
+  const std::string dir = test::temp_dir("timm_cfg_size");
+  test::write_model_dir(g.model_dir, dir, test::read_tensors(g.model_dir + "/model.safetensors"));
+  auto cfg = read_json(dir + "/config.json");
+  cfg["model_args"].erase("img_size");
+  cfg["pretrained_cfg"]["input_size"] = {3, 64, 64};
+  write_json(dir + "/config.json", cfg);
+  LoadedModel m = load_model(dir);
+  CHECK(m.config.img_h == 64);
+  CHECK(m.config.pos_grid_h == 4);
+  CHECK(m.config.grid_h() == 8);
+  REQUIRE(m.warnings.size() == 1);
+  CHECK(m.warnings[0].find("holds a 4x4 grid") != std::string::npos);
+  // At the table's own size it is the golden model again.
+  LoadOptions o;
+  o.height = o.width = 32;
+  VitModel model(test::context(), load_model(dir, o));
+  NpyArray x = read_npy(g.dir + "/input.npy"), want = read_npy(g.dir + "/logits.npy");
+  auto r = model.forward(x.data.data(), 1);
+  test::check_close(r.logits, want.data, 0, 1e-4, "tv_timm_small via pretrained_cfg");
+  test::require_no_validation_messages();
+}

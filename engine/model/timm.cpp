@@ -136,6 +136,7 @@ void load_timm(LayoutInput& in, VitConfig& c, VitWeights& w) {
   // Native image size, and the position table's layout.
   int nat_h = 0, nat_w = 0;
   bool have_size = read_size(margs, "img_size", nat_h, nat_w, file);
+  const bool size_from_args = have_size;
   if (!have_size && pcfg.contains("input_size") && pcfg["input_size"].is_array() && pcfg["input_size"].size() == 3) {
     nat_h = pcfg["input_size"][1].get<int>();
     nat_w = pcfg["input_size"][2].get<int>();
@@ -150,7 +151,37 @@ void load_timm(LayoutInput& in, VitConfig& c, VitWeights& w) {
     npos = pos->shape[1];
   }
   bool no_embed_class = margs.value("no_embed_class", false);
-  if (have_size) {
+  auto is_square = [](int64_t n) {
+    if (n <= 0 || n > (int64_t(1) << 40)) return int64_t(0);  // also keeps r * r from overflowing
+    int64_t r = int64_t(std::llround(std::sqrt(double(n))));
+    return r * r == n ? r : int64_t(0);
+  };
+  bool table_known = false;
+  if (have_size && !size_from_args && c.has_pos_embed) {
+    // timm keeps pretrained_cfg.input_size from the architecture's defaults even for a model
+    // built with another img_size, and its checkpoint filter resamples a square table to
+    // the model's size. Do the same when the table does not fit pretrained_cfg.
+    const int64_t grid = int64_t(nat_h / c.patch) * (nat_w / c.patch);
+    const bool explicit_nec = margs.contains("no_embed_class");
+    const bool fits = explicit_nec ? npos - (no_embed_class ? 0 : T) == grid : (npos == grid + T || npos == grid);
+    if (!fits) {
+      int64_t pp = explicit_nec ? (no_embed_class ? 0 : T) : T;
+      int64_t g = is_square(npos - pp);
+      if (!g && !explicit_nec && is_square(npos)) {
+        pp = 0;
+        g = is_square(npos);
+      }
+      if (g) {
+        c.pos_prefix = int(pp);
+        c.pos_grid_h = c.pos_grid_w = int(g);
+        table_known = true;
+        in.warnings.push_back("tensor 'pos_embed' holds a " + std::to_string(g) + "x" + std::to_string(g) +
+                              " grid, not the " + std::to_string(nat_h) + "x" + std::to_string(nat_w) +
+                              " input of pretrained_cfg.input_size; it is resampled as timm does");
+      }
+    }
+  }
+  if (have_size && !table_known) {
     int64_t grid = int64_t(nat_h / c.patch) * (nat_w / c.patch);
     if (c.has_pos_embed) {
       if (margs.contains("no_embed_class"))
@@ -170,14 +201,9 @@ void load_timm(LayoutInput& in, VitConfig& c, VitWeights& w) {
     }
     c.pos_grid_h = nat_h / c.patch;
     c.pos_grid_w = nat_w / c.patch;
-  } else {
+  } else if (!have_size) {
     // No size anywhere: the stored table must be square.
     int64_t pp = margs.contains("no_embed_class") ? (no_embed_class ? 0 : T) : T;
-    auto is_square = [](int64_t n) {
-      if (n <= 0 || n > (int64_t(1) << 40)) return int64_t(0);  // also keeps r * r from overflowing
-      int64_t r = int64_t(std::llround(std::sqrt(double(n))));
-      return r * r == n ? r : int64_t(0);
-    };
     int64_t g = is_square(npos - pp);
     if (!g && is_square(npos)) {
       pp = 0;
