@@ -11,6 +11,7 @@
 // plus config.json (dimensions, eps, activation, id2label) and preprocessor_config.json.
 // The separate query/key/value tensors become one (3C, C) qkv weight made of three
 // pieces of the mapped file; nothing is copied.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -197,7 +198,9 @@ void hf_preprocess(const nlohmann::json& pj, const std::string& pfile, Family fa
                        std::string(fam == Family::ViT ? "ViT" : fam == Family::DeiT ? "DeiT" : "DINOv2") +
                        " image processor defaults");
   } else {
-    std::string type = pj.value("image_processor_type", pj.value("feature_extractor_type", std::string()));
+    std::string type;
+    for (const char* key : {"image_processor_type", "feature_extractor_type"})
+      if (type.empty() && pj.contains(key) && pj[key].is_string()) type = pj[key].get<std::string>();
     bool int_is_shortest = type.find("Bit") != std::string::npos || type.find("CLIP") != std::string::npos;
     p.resize = json_bool(pj, "do_resize", true, pfile);
     if (pj.contains("size") && !pj["size"].is_null())
@@ -239,14 +242,15 @@ void hf_preprocess(const nlohmann::json& pj, const std::string& pfile, Family fa
   p.height = c.img_h;
   p.width = c.img_w;
   p.center_crop = do_crop;
+  auto scaled = [](int v, double f) { return int(std::clamp(v * f, 1.0, 16384.0)); };
   if (size.h) {
     p.squash = true;
-    p.resize_height = std::max(1, int(size.h * sy));
-    p.resize_width = std::max(1, int(size.w * sx));
+    p.resize_height = scaled(size.h, sy);
+    p.resize_width = scaled(size.w, sx);
   } else if (size.shortest) {
     p.squash = false;
     // The larger factor, so that the crop still fits inside the resized image.
-    p.resize_shortest = std::max(1, int(size.shortest * std::max(sy, sx)));
+    p.resize_shortest = scaled(size.shortest, std::max(sy, sx));
   }
 }
 
@@ -292,8 +296,9 @@ void load_hf(LayoutInput& in, VitConfig& c, VitWeights& w) {
       j["architectures"][0].is_string())
     c.architecture = j["architectures"][0].get<std::string>();
   else
-    c.architecture = j.value("model_type", std::string(dinov2 ? "dinov2" : deit ? "deit" : "vit")) +
-                     " (Hugging Face naming)";
+    c.architecture = j.contains("model_type") && j["model_type"].is_string()
+                         ? j["model_type"].get<std::string>()
+                         : std::string(dinov2 ? "dinov2" : deit ? "deit" : "vit");
 
   // Patch embedding (C, Cin, P, P).
   const TensorInfo* pe = ts.info(emb + "patch_embeddings.projection.weight");

@@ -51,7 +51,8 @@ void load_torchvision(LayoutInput& in, VitConfig& c, VitWeights& w) {
   auto bad = [&](const std::string& m) -> ModelError { return ModelError(f.path() + ": " + m); };
 
   c.layout = "torchvision";
-  c.architecture = j.value("architecture", std::string("vit (torchvision naming)"));
+  c.architecture = j.contains("architecture") && j["architecture"].is_string() ? j["architecture"].get<std::string>()
+                                                                                : std::string("VisionTransformer");
 
   const TensorInfo* pe = ts.info("conv_proj.weight");
   if (pe->shape.size() != 4 || pe->shape[2] != pe->shape[3])
