@@ -112,6 +112,18 @@ VitModel::VitModel(vk::Context& ctx, LoadedModel model, Precision precision)
     d.fc2_b = upload(up, b.fc2_b);
     d.ls2 = opt(b.ls2);
     blocks_.push_back(std::move(d));
+    // Keep the host's peak memory near one copy of the weights: once a block is on the
+    // device, its pages of the mapped file can go.
+    up.flush();
+    auto drop = [](const HostTensor& t) {
+      for (const auto& piece : t.pieces)
+        if (piece.file && piece.src) piece.file->release(*piece.src);
+    };
+    for (const HostTensor* t : {&b.norm1_w, &b.norm1_b, &b.qkv_w, &b.proj_w, &b.proj_b, &b.norm2_w, &b.norm2_b,
+                                &b.fc1_w, &b.fc1_b, &b.fc2_w, &b.fc2_b})
+      drop(*t);
+    for (const auto* t : {&b.qkv_b, &b.ls1, &b.ls2})
+      if (*t) drop(**t);
   }
   norm_w_ = opt(w.norm_w);
   norm_b_ = opt(w.norm_b);
