@@ -754,7 +754,7 @@ void App::draw_viewer(ImVec2 pos, ImVec2 size) {
       return false;
     };
     if (tab("Attention map", Tab::Image)) {
-      ImGui::TextUnformatted(describe_view(view_, shape_).c_str());
+      ImGui::TextWrapped("%s", describe_view(view_, shape_).c_str());
       ImVec2 avail = ImGui::GetContentRegionAvail();
       const float line = ImGui::GetFrameHeightWithSpacing();
       float strip = 0.f;
@@ -765,7 +765,7 @@ void App::draw_viewer(ImVec2 pos, ImVec2 size) {
       colormap_bar(std::min(180.f, avail.x * 0.3f), s.lo, s.hi);
       ImGui::SameLine();
       if (!hover_text_.empty()) ImGui::TextUnformatted(("   " + hover_text_).c_str());
-      else ImGui::TextDisabled("   Hover a patch for its value%s", query_mode_ ? "; click to make it the query" : "");
+      else ImGui::TextDisabled("   Hover a patch for its value%s", query_mode_ ? "; click to query it" : "");
       if (strip > 0.f) draw_heads_strip(strip);
       ImGui::EndTabItem();
     }

@@ -56,7 +56,7 @@ std::string describe_view(const ViewSettings& v, const viz::AttentionShape& s) {
   std::string out;
   char buf[160];
   if (v.rollout) {
-    std::snprintf(buf, sizeof buf, "Attention rollout, layers 1-%d, %s fusion, discard %.2f (textbook, row-normalised)",
+    std::snprintf(buf, sizeof buf, "Rollout over layers 1-%d, %s fusion, discard %.2f (textbook, row-normalised)",
                   v.layer + 1, fusion_name(v.rollout_fusion), double(v.discard));
     out = buf;
   } else {
