@@ -1,5 +1,8 @@
 #include "ops/linear.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "core/error.h"
 
 namespace vitscope::ops {
