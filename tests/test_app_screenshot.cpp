@@ -3,7 +3,8 @@
 //
 // The screenshot test runs `vitscope --screenshot` with Vulkan validation on three
 // times (heat map over the image; heat map hidden; rollout in the layers x heads
-// grid) and checks each PNG: the requested size; not uniform; the image region is
+// grid; plus one run at --input-size 14x21 patches checked against the CLI at that
+// size) and checks each PNG: the requested size; not uniform; the image region is
 // made of the chosen colour map's colours only when the heat map is shown (the
 // sample is grey); the prediction panel draws and does not change when the overlay
 // is hidden; the app's top-1 class is the CLI's. It is skipped when Xvfb or the app
@@ -243,6 +244,36 @@ TEST_CASE("app screenshot: heat map, panels and prediction drawn under Xvfb with
   const nlohmann::json rep_on = report_of(on), rep_off = report_of(off), rep_grid = report_of(grid),
                        rep_drop = report_of(dropped);
   const nlohmann::json cli_json = nlohmann::json::parse(cli.out);
+
+  // --input-size: the model reloaded at 14x21 patches (56x84 for the bundled
+  // model's 4-pixel patch); the app reports that grid and the CLI's top-1 at that size.
+  {
+    const int P = cli_json["model"]["patch_size"].get<int>(), nat_h = cli_json["model"]["input"][1].get<int>(),
+              nat_w = cli_json["model"]["input"][2].get<int>();
+    const int ih = 14 * P, iw = 21 * P;
+    const std::string sz = std::to_string(ih) + "x" + std::to_string(iw);
+    const Run resized = run(xvfb + " --screenshot " + quote((dir / "resized.png").string()) + " --frames 1 --input-size " +
+                                sz + " " + quote(image), dir, "resized");
+    const Run cli_resized = run("VITSCOPE_VALIDATE=1 " + quote(cli_binary()) + " classify --json --model " + quote(model) +
+                                    " --size " + sz + " --image " + quote(image), dir, "cli_resized");
+    INFO("app stderr: " << resized.err << "\ncli stderr: " << cli_resized.err);
+    REQUIRE(resized.rc == 0);
+    REQUIRE(cli_resized.rc == 0);
+    const nlohmann::json rep = report_of(resized), want = nlohmann::json::parse(cli_resized.out);
+    CHECK(rep["validation_messages"].get<int>() == 0);
+    CHECK(rep["errors"].empty());
+    const auto& in = rep["input"];
+    CHECK(in["height"].get<int>() == ih);
+    CHECK(in["width"].get<int>() == iw);
+    CHECK(in["native_height"].get<int>() == nat_h);
+    CHECK(in["native_width"].get<int>() == nat_w);
+    CHECK(in["grid_h"].get<int>() == 14);
+    CHECK(in["grid_w"].get<int>() == 21);
+    CHECK(in["tokens"].get<int>() == cli_json["model"]["prefix_tokens"].get<int>() + 14 * 21);
+    REQUIRE(rep.contains("top1"));
+    CHECK(rep["top1"]["index"].get<int>() == want["top"][0]["index"].get<int>());
+    CHECK(std::abs(rep["top1"]["prob"].get<double>() - want["top"][0]["prob"].get<double>()) < 1e-4);
+  }
   for (const auto* rep : {&rep_on, &rep_off, &rep_grid, &rep_drop}) {
     CHECK((*rep)["validation_messages"].get<int>() == 0);
     CHECK((*rep)["width"].get<int>() == 1280);

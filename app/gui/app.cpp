@@ -136,6 +136,8 @@ App::App(GLFWwindow* window, Renderer& renderer, Overlay& overlay, InferenceWork
   heads_strip_ = options.heads_strip;
   help_open_ = options.show_help;
   export_scale_ = std::clamp(options.export_scale, 1, 16);
+  input_h_ = options.input_h;
+  input_w_ = options.input_w;
 
   const char* home = std::getenv("HOME");
   std::error_code ec;
@@ -168,9 +170,11 @@ App::App(GLFWwindow* window, Renderer& renderer, Overlay& overlay, InferenceWork
 // ---------------------------------------------------------------- requests
 
 void App::request(const std::string& model_path, const std::string& image_path) {
+  // Another model starts at its own native size (its patch size may differ).
+  if (model_ && model_path != model_->path) input_h_ = input_w_ = 0;
   model_path_ = model_path;
   image_path_ = image_path;
-  worker_.submit({model_path, image_path, options_.device});
+  worker_.submit({model_path, image_path, options_.device, input_h_, input_w_});
   redraw_ = 3;
 }
 
@@ -212,6 +216,8 @@ void App::take_result() {
     if (view_.query_patch >= shape_.grid_h * shape_.grid_w) view_.query_patch = -1;
     view_.layer = std::clamp(view_.layer, 0, std::max(shape_.layers - 1, 0));
     if (view_.head >= shape_.heads) view_.head = -1;
+    edit_h_ = model_->config.img_h;
+    edit_w_ = model_->config.img_w;
     recent_.add(FileKind::Model, model_->path);
     for (const auto& w : model_->warnings) std::fprintf(stderr, "vitscope: warning: %s\n", w.c_str());
   }
@@ -220,6 +226,12 @@ void App::take_result() {
     // Keep what is shown; later requests start from it.
     model_path_ = model_ ? model_->path : "";
     image_path_ = loaded_ ? loaded_->image_path : "";
+    if (model_) {
+      input_h_ = model_->requested_h;
+      input_w_ = model_->requested_w;
+      edit_h_ = model_->config.img_h;
+      edit_w_ = model_->config.img_w;
+    }
     if (!settled_) first_error_ = r->error;
   }
   if (r->has_image) {
@@ -1030,6 +1042,9 @@ void App::draw_details(ImVec2 pos, ImVec2 size) {
           key_value("File", fs::path(model_->path).filename().string());
           key_value("Parameters", format_count(model_->parameters) + "  (" + format_bytes(model_->weight_bytes) + ")");
           key_value("Input", std::to_string(c.in_chans) + " x " + std::to_string(c.img_h) + " x " + std::to_string(c.img_w));
+          const bool resized = c.img_h != model_->native_h || c.img_w != model_->native_w;
+          key_value("Native size", std::to_string(model_->native_h) + " x " + std::to_string(model_->native_w) +
+                                       (resized ? " (position embeddings resampled)" : ""));
           key_value("Patches", std::to_string(c.patch) + " px, " + std::to_string(c.grid_h()) + " x " +
                                    std::to_string(c.grid_w()) + " grid");
           key_value("Tokens", std::to_string(c.tokens()) + " (" + std::to_string(c.prefix_tokens()) + " prefix)");
@@ -1043,6 +1058,7 @@ void App::draw_details(ImVec2 pos, ImVec2 size) {
           if (loaded_) key_value("Preprocess", loaded_->preprocess);
           ImGui::EndTable();
         }
+        draw_input_size();
         ImGui::EndTabItem();
       }
       if (ImGui::BeginTabItem("Device", nullptr, info_flags(InfoTab::Device))) {
@@ -1083,6 +1099,47 @@ void App::draw_details(ImVec2 pos, ImVec2 size) {
     }
   }
   ImGui::End();
+}
+
+// Two fields (H, W) stepping by the patch size, Apply and Native: the model is
+// reloaded at that size on the worker thread and the current image run again.
+void App::draw_input_size() {
+  const VitConfig& c = model_->config;
+  const int P = std::max(c.patch, 1);
+  ImGui::Spacing();
+  ImGui::TextDisabled("Input size (H x W)");
+  help_marker("Run the model at another input size, in multiples of the patch size. The position embeddings "
+              "are resampled the way the checkpoint's framework does; the image is preprocessed to the new "
+              "size. Native returns to the checkpoint's own size.");
+  const float field = std::max(ImGui::GetContentRegionAvail().x * 0.5f - ImGui::GetFontSize(), 60.f);
+  ImGui::SetNextItemWidth(field);
+  ImGui::InputInt("##input_h", &edit_h_, P, 8 * P);
+  ImGui::SameLine();
+  ImGui::TextUnformatted("x");
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(field);
+  ImGui::InputInt("##input_w", &edit_w_, P, 8 * P);
+  edit_h_ = std::clamp(edit_h_, P, std::max(P, 1024));
+  edit_w_ = std::clamp(edit_w_, P, std::max(P, 1024));
+  const bool same = edit_h_ == c.img_h && edit_w_ == c.img_w;
+  if (same) ImGui::BeginDisabled();
+  if (ImGui::Button("Apply")) {
+    const bool native = edit_h_ == model_->native_h && edit_w_ == model_->native_w;
+    input_h_ = native ? 0 : edit_h_;
+    input_w_ = native ? 0 : edit_w_;
+    request(model_path_, image_path_);
+  }
+  if (same) ImGui::EndDisabled();
+  ImGui::SameLine();
+  const bool at_native = model_->requested_h <= 0 && model_->requested_w <= 0;
+  if (at_native) ImGui::BeginDisabled();
+  if (ImGui::Button("Native")) {
+    input_h_ = input_w_ = 0;
+    edit_h_ = model_->native_h;
+    edit_w_ = model_->native_w;
+    request(model_path_, image_path_);
+  }
+  if (at_native) ImGui::EndDisabled();
 }
 
 void App::draw_timing() {
@@ -1263,6 +1320,15 @@ nlohmann::json App::report() const {
     j["device"] = model_->device.name;
     j["layers"] = shape_.layers;
     j["heads"] = shape_.heads;
+    const VitConfig& c = model_->config;
+    j["input"] = {{"height", c.img_h},
+                  {"width", c.img_w},
+                  {"native_height", model_->native_h},
+                  {"native_width", model_->native_w},
+                  {"patch", c.patch},
+                  {"grid_h", c.grid_h()},
+                  {"grid_w", c.grid_w()},
+                  {"tokens", c.tokens()}};
   }
   j["render_device"] = renderer_.device_name();
   if (loaded_) j["image"] = loaded_->image_path;

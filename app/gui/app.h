@@ -56,6 +56,7 @@ class App {
   };
 
   void request(const std::string& model_path, const std::string& image_path);
+  void draw_input_size();
   void take_result();
   void apply_initial_view();
   void refresh_maps();
@@ -102,6 +103,8 @@ class App {
 
   // Requests and results.
   std::string model_path_, image_path_;  // what was asked for last
+  int input_h_ = 0, input_w_ = 0;        // model input size asked for (0: native)
+  int edit_h_ = 0, edit_w_ = 0;          // the "Input size" fields
   uint64_t first_request_ = 0;
   bool settled_ = false, initial_view_applied_ = false;
   bool drop_sent_ = false, drop_answered_ = false, exports_done_ = false;

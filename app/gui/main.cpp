@@ -1,7 +1,8 @@
 // vitscope: the desktop viewer. Opens an image and a ViT, shows the prediction and
 // every layer's and head's attention over the image.
 //   vitscope [--model PATH] [--device N] [IMAGE]
-//   vitscope --screenshot OUT.png [--frames N] [--layer L] [--head H|mean] [--rollout] [--size WxH] [IMAGE]
+//   vitscope --screenshot OUT.png [--frames N] [--layer L] [--head H|mean] [--rollout] [--size WxH]
+//            [--input-size HxW] [IMAGE]
 // Exit codes: 0 ok, 1 runtime error, 2 usage error.
 #include <CLI/CLI.hpp>
 
@@ -71,6 +72,18 @@ void parse_window_size(const std::string& s, int& w, int& h) {
   if (a < 320 || b < 240 || a > 8192 || b > 8192) throw UsageError("--size out of range (320x240 .. 8192x8192): '" + s + "'");
   w = a;
   h = b;
+}
+
+// The model's input size: HxW or S (square), up to 8192 a side.
+void parse_input_size(const std::string& s, int& h, int& w) {
+  int a = 0, b = 0;
+  char x = 0, extra = 0;
+  const int n = std::sscanf(s.c_str(), "%d%c%d%c", &a, &x, &b, &extra);
+  if (n == 1) b = a;
+  else if (!(n == 3 && (x == 'x' || x == 'X'))) throw UsageError("--input-size must be HxW or S, e.g. 384x384, got '" + s + "'");
+  if (a <= 0 || b <= 0 || a > 8192 || b > 8192) throw UsageError("--input-size out of range (1 .. 8192 a side): '" + s + "'");
+  h = a;
+  w = b;
 }
 
 int run(const AppOptions& o) {
@@ -201,6 +214,10 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   std::string size;
   cli.add_option("--size", size, "Window size WxH (default 1280x800)");
+  std::string input_size;
+  cli.add_option("--input-size", input_size,
+                 "Run the model at this input size, HxW or S (multiples of the patch size; position embeddings "
+                 "are resampled). Default: the model's native size");
   auto* g = cli.add_option_group("View", "Initial view (also for screenshots)");
   g->add_option("--layer", o.layer, "Layer, 1..L (default: the last)")->check(CLI::PositiveNumber);
   g->add_option("--head", o.head, "Head 1..H, or mean, max or min over heads (default mean)");
@@ -240,6 +257,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (!size.empty()) parse_window_size(size, o.width, o.height);
+    if (!input_size.empty()) parse_input_size(input_size, o.input_h, o.input_w);
     const std::string h = o.head;
     if (h != "mean" && h != "max" && h != "min" && std::atoi(h.c_str()) <= 0)
       throw UsageError("--head must be mean, max, min or a head number from 1, got '" + h + "'");

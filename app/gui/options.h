@@ -10,7 +10,8 @@ struct AppOptions {
   std::string model;  // "" : the bundled model
   int device = -1;    // engine device index; -1: VITSCOPE_DEVICE or the best
   std::string image;  // "" : a bundled sample image
-  int width = 1280, height = 800;
+  int width = 1280, height = 800;  // window size
+  int input_h = 0, input_w = 0;      // model input size (--input-size); 0: the model's native size
 
   // Initial view (also for screenshots).
   int layer = 0;              // 1-based; 0: the last layer

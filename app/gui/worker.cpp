@@ -93,11 +93,17 @@ InferenceResult InferenceWorker::process(uint64_t id, const InferenceRequest& r)
   out.id = id;
   std::string what = "load the model " + r.model_path;
   try {
-    const bool need_model = !model_ || !info_ || info_->path != r.model_path || r.device != ctx_device_;
+    const bool need_model = !model_ || !info_ || info_->path != r.model_path || r.device != ctx_device_ ||
+                            info_->requested_h != r.input_h || info_->requested_w != r.input_w;
     if (need_model) {
       if (r.model_path.empty()) throw ModelError("no model given and the bundled model was not found");
       stage("Reading the model file", 0.05f);
-      LoadedModel lm = load_model(r.model_path);
+      if (r.input_h > 0 || r.input_w > 0)
+        what = "load the model " + r.model_path + " at " + std::to_string(r.input_h) + "x" + std::to_string(r.input_w);
+      LoadOptions lo;
+      lo.height = r.input_h;
+      lo.width = r.input_w;
+      LoadedModel lm = load_model(r.model_path, lo);
       std::unique_ptr<vk::Context> fresh;
       vk::Context* ctx = ctx_.get();
       if (!ctx_ || r.device != ctx_device_) {
@@ -118,6 +124,14 @@ InferenceResult InferenceWorker::process(uint64_t id, const InferenceRequest& r)
       info->warnings = model->loaded().warnings;
       info->device = ctx->info();
       info->device_index = r.device;
+      info->requested_h = r.input_h;
+      info->requested_w = r.input_w;
+      // At the native size the config says it; otherwise the stored position table
+      // (one row per patch of the native grid) does.
+      const VitConfig& c = info->config;
+      const bool native = r.input_h <= 0 && r.input_w <= 0;
+      info->native_h = native || !c.has_pos_embed ? c.img_h : c.pos_grid_h * c.patch;
+      info->native_w = native || !c.has_pos_embed ? c.img_w : c.pos_grid_w * c.patch;
       // Success: swap in (the old model goes before the context it lives on).
       model_.reset();
       if (fresh) {

@@ -24,6 +24,7 @@ struct InferenceRequest {
   std::string model_path;  // load this model unless it is the one loaded
   std::string image_path;  // "" : only load the model
   int device = -1;         // engine device index (-1: VITSCOPE_DEVICE or the best)
+  int input_h = 0, input_w = 0;  // run the model at this input size (0: its native size)
 };
 
 // What the UI shows about the loaded model and the device it runs on.
@@ -36,6 +37,8 @@ struct ModelInfo {
   std::vector<std::string> warnings;
   vk::DeviceInfo device;
   int device_index = -1;  // as requested
+  int requested_h = 0, requested_w = 0;  // input size asked for (0: native)
+  int native_h = 0, native_w = 0;        // the checkpoint's own input size
 };
 
 struct InferenceResult {
