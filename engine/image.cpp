@@ -287,14 +287,26 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& name) {
   // JPEG structure first: stb_image must not see a malformed Huffman table.
   JpegLayout jpeg;
   if (jpeg_start(data, size) > 0) jpeg = walk_jpeg(data, size, name);
+  auto check_size = [&](int64_t w, int64_t h) {
+    if (w > kMaxImageSide || h > kMaxImageSide || w * h > kMaxImagePixels)
+      fail(name, "image is " + std::to_string(w) + "x" + std::to_string(h) + ", over the limit of " +
+                     std::to_string(kMaxImageSide) + " pixels a side and " +
+                     std::to_string(kMaxImagePixels / 1000000) + " megapixels");
+  };
+  // The size from the header, before stb_image (which refuses some huge PNGs with only
+  // "unknown image type") and before any pixel buffer exists.
+  if (jpeg.width > 0) check_size(jpeg.width, jpeg.height);
+  if (size >= 24 && starts_with(data, size, {0x89, 'P', 'N', 'G'}) && std::memcmp(data + 12, "IHDR", 4) == 0) {
+    auto be32 = [&](size_t o) {
+      return int64_t((uint32_t(data[o]) << 24) | (uint32_t(data[o + 1]) << 16) | (uint32_t(data[o + 2]) << 8) | data[o + 3]);
+    };
+    check_size(be32(16), be32(20));
+  }
   int w = 0, h = 0, n = 0;
   if (!stbi_info_from_memory(data, int(size), &w, &h, &n))
     fail(name, std::string("not a supported image (PNG, JPEG, BMP, TGA, GIF): ") + stbi_failure_reason());
   if (w <= 0 || h <= 0) fail(name, "image has no pixels");
-  if (w > kMaxImageSide || h > kMaxImageSide || int64_t(w) * h > kMaxImagePixels)
-    fail(name, "image is " + std::to_string(w) + "x" + std::to_string(h) + ", over the limit of " +
-                   std::to_string(kMaxImageSide) + " pixels a side and " + std::to_string(kMaxImagePixels / 1000000) +
-                   " megapixels");
+  check_size(w, h);
   check_complete(data, size, name, jpeg);
   int comp = 0;
   stbi_uc* px = stbi_load_from_memory(data, int(size), &w, &h, &comp, 0);

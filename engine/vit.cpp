@@ -10,6 +10,7 @@
 #include "ops/linear.h"
 #include "ops/patch_embed.h"
 #include "ops/pooling.h"
+#include "vk/memory_budget.h"
 
 namespace vitscope {
 
@@ -89,6 +90,7 @@ VitModel::VitModel(vk::Context& ctx, LoadedModel model, Precision precision)
     : ctx_(ctx), model_(std::move(model)), precision_(precision) {
   const VitWeights& w = model_.weights;
   params_ = w.parameter_count();
+  check_device_memory(ctx_, weights_request(w));  // clear error before any allocation
   vk::Uploader up(ctx_);
   auto opt = [&](const std::optional<HostTensor>& t) { return t ? upload(up, *t) : nullptr; };
   patch_w_ = upload(up, w.patch_w);
@@ -161,6 +163,7 @@ void VitModel::record(Plan& p) {
                  T = uint32_t(c.prefix_tokens()), Np = uint32_t(c.num_patches()),
                  K = uint32_t(c.output_dim()), L = uint32_t(c.depth);
   const uint32_t rows = B * N;
+  check_device_memory(ctx_, activations_request(c, p.batch, p.keep_attention, weight_bytes_));
   auto dev = vk::BufferKind::Device;
   uint64_t in_floats = uint64_t(B) * c.in_chans * c.img_h * c.img_w;
   p.input_staging = p.make(ctx_, in_floats, vk::BufferKind::Upload, "input staging");

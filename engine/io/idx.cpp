@@ -33,6 +33,13 @@ const char* type_name(uint8_t t) {
   }
 }
 
+// gzerror's text is "PATH: problem"; keep the problem (our message names the file).
+std::string zlib_message(const std::string& path, const char* msg) {
+  std::string m = msg && *msg ? msg : "read error";
+  if (m.rfind(path + ": ", 0) == 0) m.erase(0, path.size() + 2);
+  return m;
+}
+
 // Reads the whole (decompressed) stream; gzopen reads plain files transparently.
 std::vector<uint8_t> read_all(const std::string& path) {
   struct stat st;
@@ -49,7 +56,7 @@ std::vector<uint8_t> read_all(const std::string& path) {
     if (n < 0) {
       int code = 0;
       const char* msg = gzerror(f, &code);
-      fail(path, std::string("damaged gzip data: ") + (msg && *msg ? msg : "read error"));
+      fail(path, "damaged gzip data: " + zlib_message(path, msg));
     }
     if (n == 0) break;
     if (out.size() + size_t(n) > kMaxIdxBytes + 4 * 256 + 4)
@@ -60,7 +67,7 @@ std::vector<uint8_t> read_all(const std::string& path) {
   int code = 0;
   const char* msg = gzerror(f, &code);
   if (code == Z_BUF_ERROR) fail(path, "truncated gzip data (unexpected end of file)");
-  if (code != Z_OK) fail(path, std::string("damaged gzip data: ") + (msg && *msg ? msg : "read error"));
+  if (code != Z_OK) fail(path, "damaged gzip data: " + zlib_message(path, msg));
   return out;
 }
 

@@ -69,6 +69,9 @@ VKAPI_ATTR VkBool32 VKAPI_CALL debug_callback(VkDebugUtilsMessageSeverityFlagBit
                                               VkDebugUtilsMessageTypeFlagsEXT,
                                               const VkDebugUtilsMessengerCallbackDataEXT* data,
                                               void* user) {
+  // The loader reports its own driver search here too ("Loader Message"): not a finding
+  // about our API use, and with no driver installed it would only bury the real error.
+  if (data && data->pMessageIdName && std::strcmp(data->pMessageIdName, "Loader Message") == 0) return VK_FALSE;
   if (severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT && data && data->pMessage)
     static_cast<Context*>(user)->on_validation_message(data->pMessage);
   return VK_FALSE;

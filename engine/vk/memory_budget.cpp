@@ -1,5 +1,6 @@
 #include "vk/memory_budget.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -63,6 +64,11 @@ MemoryRequest weights_request(const VitWeights& w) {
 }
 
 MemoryRequest activations_request(const VitConfig& c, int batch, bool keep_attention, uint64_t resident) {
+  // Mirrors VitModel::record: one arena holding the residual stream, two scratch regions
+  // reused by tensors whose lifetimes do not overlap, the pooled vectors and the logits;
+  // plus one buffer of attention probabilities per layer when they are kept (one scratch
+  // buffer otherwise, counted to stay on the safe side). Every tensor is bound on its own,
+  // so the largest one is what maxStorageBufferRange limits.
   Tally t;
   t.r.what = "forward pass of batch " + std::to_string(batch);
   t.r.hint = "; use a smaller batch";
@@ -70,21 +76,20 @@ MemoryRequest activations_request(const VitConfig& c, int batch, bool keep_atten
                  H = uint64_t(c.num_heads), M = uint64_t(c.mlp_hidden), Np = uint64_t(c.num_patches()),
                  K = uint64_t(c.output_dim()), L = uint64_t(c.depth);
   const uint64_t pixels = uint64_t(c.in_chans) * uint64_t(c.img_h) * uint64_t(c.img_w);
-  auto add = [&](const char* name, uint64_t floats_per_image, uint64_t copies = 1) {
-    for (uint64_t i = 0; i < copies; ++i) t.add(name, B * floats_per_image * 4, floats_per_image * 4);
+  const uint64_t cols = Np * uint64_t(c.in_chans) * uint64_t(c.patch) * uint64_t(c.patch);
+  // Per image, in floats.
+  const uint64_t x = N * C, s1 = std::max(N * C, cols), s2 = std::max({N * 3 * C, N * M, pixels, Np * C});
+  struct Binding {
+    const char* name;
+    uint64_t floats;
   };
-  add("input", pixels);
-  add("patch columns", Np * uint64_t(c.in_chans) * uint64_t(c.patch) * uint64_t(c.patch));
-  add("patch embeddings", Np * C);
-  add("residual stream", N * C);
-  add("layernorm out", N * C);
-  add("qkv", N * 3 * C);
-  add("attention out", N * C);
-  add("mlp hidden", N * M);
-  add("pooled", C, 3);
-  add("logits", K, 2);
-  add("attention probabilities", H * N * N, keep_attention ? L : 1);
-  t.r.total += resident;
+  for (Binding b : {Binding{"input", pixels}, {"patch columns", cols}, {"patch embeddings", Np * C},
+                    {"residual stream", x}, {"qkv", N * 3 * C}, {"mlp hidden", N * M},
+                    {"attention probabilities", H * N * N}, {"logits", K}})
+    t.add(b.name, B * b.floats * 4, b.floats * 4);
+  const uint64_t arena = B * (x + s1 + s2 + 3 * C + 2 * K) * 4;
+  const uint64_t attention = (keep_attention ? L : 1) * B * H * N * N * 4;
+  t.r.total = arena + attention + resident;
   return t.r;
 }
 

@@ -232,6 +232,7 @@ std::string Recorder::progress() const {
         if (v[size_t(i) * 2 + 1] == 0)
           return i == 0 ? "; it had not started (" + all + " dispatches)"
                         : "; it was running '" + labels_[i - 1] + "' (dispatch " + std::to_string(i) + " of " + all + ")";
+      if (n == n_ops + 1) return "; all " + all + " dispatches had finished when the timestamps were read";
     }
   }
   return "; " + all + " dispatches, from '" + labels_.front() + "' to '" + labels_.back() + "'";
