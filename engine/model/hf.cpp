@@ -45,19 +45,6 @@ std::string find_prefix(const SafetensorsFile& f) {
   return found;
 }
 
-// 1 + the largest N among names "<prefix>N.<anything>".
-int count_indexed(const SafetensorsFile& f, const std::string& prefix) {
-  int n = 0;
-  for (const auto& t : f.tensors()) {
-    if (t.name.compare(0, prefix.size(), prefix) != 0) continue;
-    size_t i = prefix.size(), j = i;
-    while (j < t.name.size() && std::isdigit(static_cast<unsigned char>(t.name[j]))) ++j;
-    if (j == i || j >= t.name.size() || t.name[j] != '.' || j - i > 6) continue;
-    n = std::max(n, std::stoi(t.name.substr(i, j - i)) + 1);
-  }
-  return n;
-}
-
 HostTensor concat_rows(std::string name, std::vector<HostTensor> parts, int64_t cols) {
   HostTensor out;
   out.name = std::move(name);

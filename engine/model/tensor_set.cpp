@@ -6,6 +6,18 @@
 
 namespace vitscope {
 
+int count_indexed(const SafetensorsFile& f, const std::string& prefix) {
+  int n = 0;
+  for (const auto& t : f.tensors()) {
+    if (t.name.compare(0, prefix.size(), prefix) != 0) continue;
+    size_t i = prefix.size(), j = i;
+    while (j < t.name.size() && std::isdigit(static_cast<unsigned char>(t.name[j]))) ++j;
+    if (j == i || j >= t.name.size() || t.name[j] != '.' || j - i > 6) continue;
+    n = std::max(n, std::stoi(t.name.substr(i, j - i)) + 1);
+  }
+  return n;
+}
+
 std::string shape_str(const std::vector<int64_t>& s) {
   std::string out = "[";
   for (size_t i = 0; i < s.size(); ++i)

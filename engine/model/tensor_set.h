@@ -44,4 +44,7 @@ class TensorSet {
 
 std::string shape_str(const std::vector<int64_t>& s);
 
+// 1 + the largest N among tensor names "<prefix>N.<anything>" (0 when there are none).
+int count_indexed(const SafetensorsFile& f, const std::string& prefix);
+
 }  // namespace vitscope

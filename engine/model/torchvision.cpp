@@ -19,18 +19,7 @@ namespace {
 
 const char* kLayers = "encoder.layers.encoder_layer_";
 
-int count_layers(const SafetensorsFile& f) {
-  const std::string prefix = kLayers;
-  int n = 0;
-  for (const auto& t : f.tensors()) {
-    if (t.name.compare(0, prefix.size(), prefix) != 0) continue;
-    size_t i = prefix.size(), j = i;
-    while (j < t.name.size() && std::isdigit(static_cast<unsigned char>(t.name[j]))) ++j;
-    if (j == i || j >= t.name.size() || t.name[j] != '.' || j - i > 6) continue;
-    n = std::max(n, std::stoi(t.name.substr(i, j - i)) + 1);
-  }
-  return n;
-}
+int count_layers(const SafetensorsFile& f) { return count_indexed(f, kLayers); }
 
 // torchvision's model names: vit_b_16, vit_b_32, vit_l_16, vit_l_32, vit_h_14.
 int heads_from_torchvision_name(const std::string& path) {
