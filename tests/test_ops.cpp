@@ -101,16 +101,23 @@ TEST_CASE("linear: ViT-B/16 shapes") {
   run_linear({197, 768, 3072, ops::Activation::None, true, true}, 23);  // fc2 + residual
 }
 
-TEST_CASE("layernorm: rows with strides") {
+TEST_CASE("layernorm: rows with strides, both kernels") {
   auto& ctx = context();
-  for (auto [rows, C, ldx] : {std::tuple{197, 75, 75}, std::tuple{4, 768, 768 * 3}, std::tuple{1, 1, 1}}) {
+  for (auto kernel : {ops::LayerNormKernel::Rows, ops::LayerNormKernel::Subgroup})
+  for (auto [rows, C, ldx] : {std::tuple{197, 75, 75}, std::tuple{4, 768, 768 * 3}, std::tuple{1, 1, 1},
+                              std::tuple{7, 1000, 1001}}) {
+    if (!ops::layernorm_kernel_supported(ctx.info(), kernel)) {
+      MESSAGE("skipping the subgroup LayerNorm kernel: no subgroup arithmetic on this device");
+      break;
+    }
     auto x = test::random_vector(size_t(rows) * ldx, 30, 2.0f, 0.7f);
     auto g = test::random_vector(size_t(C), 31, 0.2f, 1.0f), b = test::random_vector(size_t(C), 32, 0.2f);
     auto dx = test::to_device(x, "x"), dg = test::to_device(g, "g"), db = test::to_device(b, "b");
     auto dy = test::device_zeros(size_t(rows) * C, "y");
     vk::Recorder rec(ctx);
     rec.begin();
-    ops::layernorm(ctx, rec, {view(dx), view(dg), view(db), view(dy), uint32_t(rows), uint32_t(C), uint32_t(ldx), 0, 1e-6f},
+    ops::layernorm(ctx, rec,
+                   {view(dx), view(dg), view(db), view(dy), uint32_t(rows), uint32_t(C), uint32_t(ldx), 0, 1e-6f, kernel},
                    "ln");
     rec.end();
     rec.run("layernorm test");
@@ -118,9 +125,27 @@ TEST_CASE("layernorm: rows with strides") {
     for (int r = 0; r < rows; ++r)
       for (int c = 0; c < C; ++c) xs[size_t(r) * C + c] = x[size_t(r) * ldx + c];
     ref::layernorm(xs.data(), g.data(), b.data(), want.data(), rows, C, 1e-6f);
-    test::check_close(test::from_device(*dy, want.size()), want, 1e-5, 1e-5, "layernorm C=" + std::to_string(C));
+    test::check_close(test::from_device(*dy, want.size()), want, 1e-5, 1e-5,
+                      std::string(kernel == ops::LayerNormKernel::Rows ? "rows" : "subgroup") +
+                          " layernorm C=" + std::to_string(C));
   }
   test::require_no_validation_messages();
+}
+
+TEST_CASE("layernorm kernel selection per device class") {
+  vk::DeviceInfo cpu, gpu;
+  cpu.device_type = VK_PHYSICAL_DEVICE_TYPE_CPU;
+  gpu.device_type = VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU;
+  for (auto* d : {&cpu, &gpu}) {
+    d->subgroup_size = 32;
+    d->subgroup_arithmetic = true;
+    d->max_workgroup_invocations = 1024;
+  }
+  ops::LayerNormArgs a;
+  CHECK(ops::choose_layernorm_kernel(cpu, a) == ops::LayerNormKernel::Rows);
+  CHECK(ops::choose_layernorm_kernel(gpu, a) == ops::LayerNormKernel::Subgroup);
+  gpu.subgroup_arithmetic = false;
+  CHECK(ops::choose_layernorm_kernel(gpu, a) == ops::LayerNormKernel::Rows);
 }
 
 TEST_CASE("attention: probabilities and output") {

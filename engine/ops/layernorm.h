@@ -1,4 +1,6 @@
-// LayerNorm over the last dimension of `rows` rows (row strides in floats).
+// LayerNorm over the last dimension of `rows` rows (row strides in floats). Two kernels:
+//   Rows     - one invocation per row (CPU devices: the SIMD lanes take different rows);
+//   Subgroup - one subgroup per row with subgroupAdd reductions (GPUs).
 #pragma once
 #include <string>
 
@@ -8,12 +10,19 @@
 
 namespace vitscope::ops {
 
+enum class LayerNormKernel : uint8_t { Auto, Rows, Subgroup };
+
 struct LayerNormArgs {
   vk::BufferView x, gamma, beta, y;
   uint32_t rows = 0, C = 0;
   uint32_t ldx = 0, ldy = 0;  // 0: C
   float eps = 1e-6f;
+  LayerNormKernel kernel = LayerNormKernel::Auto;  // force one (tests)
 };
+
+// Subgroup on devices with subgroup arithmetic that are not CPU devices; Rows otherwise.
+LayerNormKernel choose_layernorm_kernel(const vk::DeviceInfo& d, const LayerNormArgs& a);
+bool layernorm_kernel_supported(const vk::DeviceInfo& d, LayerNormKernel k);
 
 void layernorm(vk::Context& ctx, vk::Recorder& rec, const LayerNormArgs& a, std::string label);
 
