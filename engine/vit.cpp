@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/half.h"
 #include "ops/attention.h"
 #include "ops/layernorm.h"
 #include "ops/linear.h"
@@ -19,7 +20,8 @@ using vk::BufferView;
 struct VitModel::Tensor {
   vk::Buffer buffer;
   std::vector<int64_t> shape;
-  uint32_t ld = 0;  // row stride in floats of a linear weight (N, K): K or K + padding
+  uint32_t ld = 0;  // row stride in elements of a linear weight (N, K): K or K + padding
+  bool f16 = false;  // stored as fp16
   BufferView view() const { return {&buffer, 0, 0}; }
 };
 
@@ -55,11 +57,13 @@ std::unique_ptr<VitModel::Tensor> VitModel::upload(vk::Uploader& up, const HostT
   uint64_t K = linear_weight && t.shape.size() == 2 ? uint64_t(t.shape[1]) : n;
   uint64_t ld = linear_weight ? ops::linear_weight_stride(ctx_.info(), uint32_t(K)) : K;
   uint64_t rows = K ? n / K : 0, stored = rows * ld;
+  // Dense-layer weights are the ones stored in fp16 in the fp16 modes.
+  const bool f16 = linear_weight && precision_ != Precision::Fp32;
+  const uint64_t esize = f16 ? 2 : 4;
   auto out = std::unique_ptr<Tensor>(
-      new Tensor{vk::Buffer(ctx_, stored * 4, vk::BufferKind::Device, t.name), t.shape, uint32_t(ld)});
-  up.upload(out->buffer, 0, stored * 4, [&t, K, ld](void* dst, VkDeviceSize off, VkDeviceSize bytes) {
-    float* d = static_cast<float*>(dst);
-    uint64_t first = off / 4, count = bytes / 4;
+      new Tensor{vk::Buffer(ctx_, stored * esize, vk::BufferKind::Device, t.name), t.shape, uint32_t(ld), f16});
+  // Elements [first, first + count) of the stored (padded) layout, as floats.
+  auto fill = [&t, K, ld](float* d, uint64_t first, uint64_t count) {
     if (ld == K) return t.read(d, int64_t(first), int64_t(count));
     for (uint64_t i = first; i < first + count;) {  // row pieces, zero padding
       uint64_t row = i / ld, col = i % ld, len = std::min(ld - col, first + count - i);
@@ -68,22 +72,54 @@ std::unique_ptr<VitModel::Tensor> VitModel::upload(vk::Uploader& up, const HostT
       std::fill(d + (i - first) + real, d + (i - first) + len, 0.0f);
       i += len;
     }
+  };
+  up.upload(out->buffer, 0, stored * esize, [&fill, esize](void* dst, VkDeviceSize off, VkDeviceSize bytes) {
+    if (esize == 4) return fill(static_cast<float*>(dst), off / 4, bytes / 4);
+    std::vector<float> tmp(static_cast<size_t>(bytes / 2));
+    fill(tmp.data(), off / 2, bytes / 2);
+    uint16_t* h = static_cast<uint16_t*>(dst);
+    for (size_t i = 0; i < tmp.size(); ++i) h[i] = float_to_half(tmp[i]);
   });
-  weight_bytes_ += stored * 4;
+  weight_bytes_ += stored * esize;
   return out;
 }
 
-const char* precision_name(Precision p) { return p == Precision::Fp16 ? "fp16" : "fp32"; }
+const char* precision_name(Precision p) {
+  switch (p) {
+    case Precision::Fp32: return "fp32";
+    case Precision::Fp16: return "fp16";
+    case Precision::Fp16Math: return "fp16-math";
+  }
+  return "?";
+}
 
 Precision choose_precision(const vk::DeviceInfo& d, const std::string& request) {
+  const bool cpu = d.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  // fp16 weights are read through RGBA16F texel views by the CPU-device kernel and through
+  // 16-bit storage buffers by the GPU kernels.
+  const bool f16_weights = cpu ? (d.fp16_texel || d.fp16_storage) : d.fp16_storage;
   if (request == "fp32") return Precision::Fp32;
-  if (request == "fp16" || request == "auto") {
-    // fp16 storage is not implemented in the kernels yet: every request runs in fp32.
-    if (request == "fp16")
-      throw InputError("--precision fp16 is not implemented yet on " + d.name + "; use fp32");
-    return Precision::Fp32;
+  if (request == "auto") return !cpu && f16_weights ? Precision::Fp16 : Precision::Fp32;
+  if (request == "fp16") {
+    if (!f16_weights)
+      throw InputError("--precision fp16: " + d.name + " cannot read fp16 weights (no storageBuffer16BitAccess" +
+                       std::string(cpu ? " and no RGBA16F texel buffers" : "") + "); use fp32");
+    return Precision::Fp16;
   }
-  throw InputError("unknown precision '" + request + "' (fp32, fp16 or auto)");
+  if (request == "fp16-math") {
+    if (!d.fp16_storage || !d.fp16_arithmetic)
+      throw InputError("--precision fp16-math: " + d.name + " lacks " +
+                       (!d.fp16_arithmetic ? "shaderFloat16" : "storageBuffer16BitAccess") + "; use fp16 or fp32");
+    return Precision::Fp16Math;
+  }
+  throw InputError("unknown precision '" + request + "' (fp32, fp16, fp16-math or auto)");
+}
+
+void VitModel::set_weight(ops::LinearArgs& a, const std::unique_ptr<Tensor>& w) const {
+  a.w = w->view();
+  a.ldw = w->ld;
+  a.w_format = w->f16 ? ops::WeightFormat::F16 : ops::WeightFormat::F32;
+  a.math_f16 = w->f16 && precision_ == Precision::Fp16Math;
 }
 
 VitModel::VitModel(vk::Context& ctx, LoadedModel model, Precision precision)
@@ -271,8 +307,7 @@ void VitModel::record(Plan& p) {
                    name + ".norm1");
     ops::LinearArgs qkv;
     qkv.x = V(p.ln);
-    qkv.w = b.qkv_w->view();
-    qkv.ldw = b.qkv_w->ld;
+    set_weight(qkv, b.qkv_w);
     qkv.bias = O(b.qkv_b);
     qkv.y = V(p.qkv);
     qkv.M = rows;
@@ -284,8 +319,7 @@ void VitModel::record(Plan& p) {
     ops::attention(ctx_, rec, attn, name + ".attn");
     ops::LinearArgs proj;
     proj.x = V(p.attn_out);
-    proj.w = b.proj_w->view();
-    proj.ldw = b.proj_w->ld;
+    set_weight(proj, b.proj_w);
     proj.bias = b.proj_b->view();
     proj.gamma = O(b.ls1);
     proj.y = V(p.x);
@@ -299,8 +333,7 @@ void VitModel::record(Plan& p) {
                    name + ".norm2");
     ops::LinearArgs fc1;
     fc1.x = V(p.ln);
-    fc1.w = b.fc1_w->view();
-    fc1.ldw = b.fc1_w->ld;
+    set_weight(fc1, b.fc1_w);
     fc1.bias = b.fc1_b->view();
     fc1.y = V(p.hidden);
     fc1.M = rows;
@@ -310,8 +343,7 @@ void VitModel::record(Plan& p) {
     ops::linear(ctx_, rec, fc1, name + ".mlp.fc1+gelu");
     ops::LinearArgs fc2;
     fc2.x = V(p.hidden);
-    fc2.w = b.fc2_w->view();
-    fc2.ldw = b.fc2_w->ld;
+    set_weight(fc2, b.fc2_w);
     fc2.bias = b.fc2_b->view();
     fc2.gamma = O(b.ls2);
     fc2.y = V(p.x);
@@ -354,8 +386,7 @@ void VitModel::record(Plan& p) {
   if (head_w_) {
     ops::LinearArgs head;
     head.x = pooled;
-    head.w = head_w_->view();
-    head.ldw = head_w_->ld;
+    set_weight(head, head_w_);
     head.bias = head_b_->view();
     head.y = V(p.logits);
     head.M = B;
@@ -366,8 +397,7 @@ void VitModel::record(Plan& p) {
     if (head_dist_w_) {
       ops::LinearArgs hd = head;
       hd.x = V(p.pooled2);
-      hd.w = head_dist_w_->view();
-      hd.ldw = head_dist_w_->ld;
+      set_weight(hd, head_dist_w_);
       hd.bias = head_dist_b_->view();
       hd.residual = true;
       ops::linear(ctx_, rec, hd, "head_dist");
@@ -377,8 +407,7 @@ void VitModel::record(Plan& p) {
   } else if (pooler_w_) {
     ops::LinearArgs pl;
     pl.x = pooled;
-    pl.w = pooler_w_->view();
-    pl.ldw = pooler_w_->ld;
+    set_weight(pl, pooler_w_);
     pl.bias = pooler_b_->view();
     pl.y = V(p.logits);
     pl.M = B;

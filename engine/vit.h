@@ -6,18 +6,24 @@
 #include <vector>
 
 #include "model/weights.h"
+#include "ops/linear.h"
 #include "vk/buffer.h"
 #include "vk/context.h"
 #include "vk/recorder.h"
 
 namespace vitscope {
 
-// Storage precision of weights and activations. Arithmetic always accumulates in fp32.
-enum class Precision { Fp32, Fp16 };
+// Precision of the matrix multiplies (every Dense layer; the patch embedding, LayerNorm,
+// attention and activations stay fp32 in every mode):
+//   Fp32     - fp32 weights and arithmetic;
+//   Fp16     - fp16 weights (half the memory and weight traffic), fp32 arithmetic;
+//   Fp16Math - fp16 weights, fp16 products and sums within each 16-wide slice of K, the
+//              slices summed in fp32 (needs shaderFloat16).
+enum class Precision { Fp32, Fp16, Fp16Math };
 const char* precision_name(Precision p);
-// `request` is "fp32", "fp16" or "auto" (fp32 on CPU devices, where fp16 is emulated and
-// slower; fp16 storage on GPUs that have storageBuffer16BitAccess). Throws InputError when
-// the device cannot do what was asked.
+// `request` is "fp32", "fp16", "fp16-math" or "auto" (fp32 on CPU devices, whose fp16 is
+// emulated; fp16 weights on GPUs that can read them). Throws InputError naming the missing
+// device feature when the device cannot do what was asked.
 Precision choose_precision(const vk::DeviceInfo& d, const std::string& request);
 
 struct ForwardOptions {
@@ -64,6 +70,7 @@ class VitModel {
   struct Block;
   struct Plan;
   std::unique_ptr<Tensor> upload(vk::Uploader& up, const HostTensor& t, bool linear_weight = false);
+  void set_weight(ops::LinearArgs& a, const std::unique_ptr<Tensor>& w) const;
   void record(Plan& plan);
 
   vk::Context& ctx_;

@@ -4,7 +4,11 @@
 //   y: (M, N) rows ldy apart.
 //   y = (RESIDUAL ? y : 0) + alpha * gamma[n] * act(x W^T + b)
 // Portable kernel: 16x16 invocations, each computing 4x4 outputs (a 64x64 tile).
+// Variant W_F16 (shaders/CMakeLists.txt) reads fp16 weights (storageBuffer16BitAccess).
 #extension GL_GOOGLE_include_directive : require
+#ifdef W_F16
+#extension GL_EXT_shader_16bit_storage : require
+#endif
 #include "common.glsl"
 
 layout(local_size_x = 16, local_size_y = 16) in;
@@ -15,7 +19,11 @@ layout(constant_id = 2) const uint RESIDUAL = 0;
 layout(constant_id = 3) const uint HAS_GAMMA = 0;
 
 layout(std430, binding = 0) readonly buffer X { float x[]; };
+#ifdef W_F16
+layout(std430, binding = 1) readonly buffer W { float16_t w[]; };
+#else
 layout(std430, binding = 1) readonly buffer W { float w[]; };
+#endif
 layout(std430, binding = 2) readonly buffer B { float bias[]; };
 layout(std430, binding = 3) readonly buffer G { float gamma[]; };
 layout(std430, binding = 4) buffer Y { float y[]; };
@@ -40,7 +48,7 @@ void main() {
   for (uint k = 0; k < p.K; ++k) {
     float a[4], b[4];
     for (uint i = 0; i < 4u; ++i) a[i] = x[rows[i] * p.lda + k];
-    for (uint j = 0; j < 4u; ++j) b[j] = w[cols[j] * p.ldw + k];
+    for (uint j = 0; j < 4u; ++j) b[j] = float(w[cols[j] * p.ldw + k]);
     for (uint i = 0; i < 4u; ++i)
       for (uint j = 0; j < 4u; ++j) acc[i][j] = fma(a[i], b[j], acc[i][j]);
   }

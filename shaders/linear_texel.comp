@@ -7,6 +7,8 @@
 //    columns; lane l owns columns n0 + l + SG*j (j < CN);
 //  - along K the lanes fetch one vec4 of x each (SG vec4 = 4*SG values of K per block) and
 //    share them with subgroupBroadcast, then fetch their own W rows.
+// W may be an RGBA16F view (fp16 weights, half the bytes per fetch): texelFetch returns the
+// same vec4 either way and the arithmetic stays fp32.
 // Needs K, lda and ldw multiples of 4 (vec4 texels) and the views aligned to 16 bytes.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require

@@ -1,13 +1,17 @@
 // The bundled Fashion-MNIST ViT (assets/models/fashion-vit) against PyTorch on the
 // sample images (tests/golden/fashion_samples, from tools/make_goldens.py), and the
 // CLI's default-model path end to end.
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/error.h"
 #include "image.h"
+#include "io/idx.h"
 #include "io/npy.h"
 #include "testutil.h"
 #include "vit.h"
@@ -82,4 +86,66 @@ TEST_CASE("CLI: classify with no --model uses the bundled model and names the ba
   auto j = nlohmann::json::parse(out);
   CHECK(j["top"][0]["label"] == "Bag");
   CHECK(j["top"].size() == 5);
+}
+
+TEST_CASE("bundled model in fp16: top-1 agrees with fp32 on the samples and 1000 test images") {
+  const std::string root = test::source_dir();
+  auto& ctx = test::context();
+  NpyArray input = read_npy(root + "/tests/golden/fashion_samples/input.npy");
+  NpyArray logits = read_npy(root + "/tests/golden/fashion_samples/logits.npy");
+  const int B = int(input.shape[0]), K = int(logits.shape[1]);
+  auto argmax = [K](const std::vector<float>& v, int b) {
+    return int(std::max_element(v.begin() + long(b) * K, v.begin() + long(b + 1) * K) - (v.begin() + long(b) * K));
+  };
+  // The 1000 first test images, when the dataset is installed (dataset-fashion-mnist).
+  const std::string idx = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
+  std::vector<float> test_images;
+  int n_test = 0;
+  if (std::filesystem::exists(idx)) {
+    IdxArray imgs = read_idx(idx);
+    LoadedModel lm = load_model(root + "/assets/models/fashion-vit");
+    n_test = std::min<int>(1000, int(imgs.dims[0]));
+    for (int i = 0; i < n_test; ++i) {
+      Image im{28, 28, 1, {imgs.data.begin() + long(i) * 784, imgs.data.begin() + long(i + 1) * 784}};
+      Preprocessed p = preprocess(im, lm.config.pre, 1);
+      test_images.insert(test_images.end(), p.tensor.begin(), p.tensor.end());
+    }
+  } else {
+    MESSAGE("dataset-fashion-mnist not installed: the 1000-image agreement check is skipped");
+  }
+  std::vector<int> fp32_top;
+  {
+    VitModel m32(ctx, load_model(root + "/assets/models/fashion-vit"), Precision::Fp32);
+    for (int i = 0; i < n_test; i += 100) {
+      auto r = m32.forward(test_images.data() + size_t(i) * 784, 100);
+      for (int b = 0; b < 100; ++b) fp32_top.push_back(argmax(r.logits, b));
+    }
+  }
+  for (const char* request : {"fp16", "fp16-math"}) {
+    Precision p;
+    try {
+      p = choose_precision(ctx.info(), request);
+    } catch (const InputError& e) {
+      MESSAGE((std::string("skipping ") + request + ": " + e.what()));
+      continue;
+    }
+    VitModel model(ctx, load_model(root + "/assets/models/fashion-vit"), p);
+    CHECK(model.precision() == p);
+    auto r = model.forward(input.data.data(), B);
+    float max_abs = 0;
+    for (float v : logits.data) max_abs = std::max(max_abs, std::fabs(v));
+    // fp16 weights move the logits by a fraction of a percent of their range.
+    test::check_close(r.logits, logits.data, 0.02 * max_abs, 0, std::string(request) + " logits vs PyTorch fp32");
+    for (int b = 0; b < B; ++b) CHECK_MESSAGE(argmax(r.logits, b) == argmax(logits.data, b), request << " sample " << b);
+    if (p == Precision::Fp16Math) continue;  // emulated fp16 arithmetic on a CPU device is slow
+    int same = 0;
+    for (int i = 0; i < n_test; i += 100) {
+      auto rr = model.forward(test_images.data() + size_t(i) * 784, 100);
+      for (int b = 0; b < 100; ++b) same += argmax(rr.logits, b) == fp32_top[size_t(i + b)];
+    }
+    MESSAGE((std::string(request) + ": " + std::to_string(same) + "/" + std::to_string(n_test) +
+            " test images with the fp32 top-1"));
+    CHECK(same >= n_test * 999 / 1000);
+  }
+  test::require_no_validation_messages();
 }

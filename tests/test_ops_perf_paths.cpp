@@ -3,6 +3,7 @@
 // on described (not real) devices, so that the GPU choices are tested on lavapipe too.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -29,14 +30,33 @@ struct Shape {
   int lda = 0, ldy = 0, ldw = 0;
 };
 
-std::string describe(const Shape& s, ops::LinearKernel k) {
-  return std::string(ops::linear_kernel_name(k)) + " M=" + std::to_string(s.M) + " N=" + std::to_string(s.N) +
+// Weight precision of a linear test: fp32, fp16 weights, fp16 weights and fp16 arithmetic.
+enum class Mode { F32, F16, F16Math };
+const char* mode_name(Mode m) { return m == Mode::F32 ? "fp32" : m == Mode::F16 ? "fp16" : "fp16-math"; }
+
+// fp16 rounding by the compiler's own _Float16 (independent of engine/core/half.h).
+float round_half(float v) { return float(static_cast<_Float16>(v)); }
+
+// fp16 data for the device: pairs of halves packed into the floats of a test buffer.
+std::unique_ptr<vk::Buffer> to_device_half(const std::vector<float>& v, const std::string& name) {
+  std::vector<_Float16> h(v.size() + (v.size() & 1), _Float16(0.0f));
+  for (size_t i = 0; i < v.size(); ++i) h[i] = static_cast<_Float16>(v[i]);
+  std::vector<float> packed(h.size() / 2);
+  std::memcpy(packed.data(), h.data(), h.size() * 2);
+  return test::to_device(packed, name);
+}
+
+std::string describe(const Shape& s, ops::LinearKernel k, Mode mode = Mode::F32) {
+  return std::string(ops::linear_kernel_name(k)) + " " + mode_name(mode) + " M=" + std::to_string(s.M) + " N=" + std::to_string(s.N) +
          " K=" + std::to_string(s.K);
 }
 
 // Runs y = (residual ? y0 : 0) + alpha * gamma * act(x W^T + b) with kernel k and compares
 // it with the CPU reference, rows outside the strides kept as they were.
-void check_linear(const Shape& s, ops::LinearKernel k, uint32_t seed) {
+// fp16 weights: the reference uses the same rounded weights (the kernels then differ from
+// it by fp32 rounding only). fp16 arithmetic: the reference also rounds x, and each output
+// may differ by a small multiple of fp16's unit roundoff times the sum of |x_k w_k|.
+void check_linear(const Shape& s, ops::LinearKernel k, uint32_t seed, Mode mode = Mode::F32) {
   auto& ctx = context();
   int lda = s.lda ? s.lda : s.K, ldy = s.ldy ? s.ldy : s.N, ldw = s.ldw ? s.ldw : s.K;
   auto x = test::random_vector(size_t(s.M) * lda, seed);
@@ -44,10 +64,14 @@ void check_linear(const Shape& s, ops::LinearKernel k, uint32_t seed) {
   auto b = test::random_vector(size_t(s.N), seed + 2, 0.5f);
   auto g = test::random_vector(size_t(s.N), seed + 3, 0.3f, 1.0f);
   auto y0 = test::random_vector(size_t(s.M) * ldy, seed + 4);
-  std::vector<float> wpad(size_t(s.N) * ldw, 1e30f);  // padding must never be read
+  if (mode != Mode::F32)
+    for (float& v : w) v = round_half(v);
+  // Padding must never be read (fp16 has no 1e30: its largest finite value).
+  std::vector<float> wpad(size_t(s.N) * ldw, mode == Mode::F32 ? 1e30f : 65504.0f);
   for (int n = 0; n < s.N; ++n)
     for (int kk = 0; kk < s.K; ++kk) wpad[size_t(n) * ldw + kk] = w[size_t(n) * s.K + kk];
-  auto dx = test::to_device(x, "x"), dw = test::to_device(wpad, "w"), db = test::to_device(b, "b"),
+  auto dw = mode == Mode::F32 ? test::to_device(wpad, "w") : to_device_half(wpad, "w");
+  auto dx = test::to_device(x, "x"), db = test::to_device(b, "b"),
        dg = test::to_device(g, "gamma"), dy = test::to_device(y0, "y");
   ops::LinearArgs a;
   a.x = view(dx);
@@ -65,7 +89,10 @@ void check_linear(const Shape& s, ops::LinearKernel k, uint32_t seed) {
   a.residual = s.residual;
   a.alpha = s.alpha;
   a.kernel = k;
-  REQUIRE_MESSAGE(ops::linear_kernel_supported(ctx.info(), a, k), describe(s, k));
+  a.w_format = mode == Mode::F32 ? ops::WeightFormat::F32 : ops::WeightFormat::F16;
+  a.math_f16 = mode == Mode::F16Math;
+  const std::string tag = describe(s, k, mode);
+  REQUIRE_MESSAGE(ops::linear_kernel_supported(ctx.info(), a, k), tag);
   vk::Recorder rec(ctx);
   rec.begin();
   ops::linear(ctx, rec, a, "linear");
@@ -75,9 +102,17 @@ void check_linear(const Shape& s, ops::LinearKernel k, uint32_t seed) {
 
   std::vector<float> xs(size_t(s.M) * s.K), t(size_t(s.M) * s.N);
   for (int m = 0; m < s.M; ++m)
-    for (int kk = 0; kk < s.K; ++kk) xs[size_t(m) * s.K + kk] = x[size_t(m) * lda + kk];
+    for (int kk = 0; kk < s.K; ++kk)
+      xs[size_t(m) * s.K + kk] = mode == Mode::F16Math ? round_half(x[size_t(m) * lda + kk]) : x[size_t(m) * lda + kk];
   ref::linear(xs.data(), w.data(), s.bias ? b.data() : nullptr, t.data(), s.M, s.N, s.K);
-  std::vector<float> want = y0;
+  std::vector<float> want = y0, bound(y0.size(), 0.0f);
+  if (mode == Mode::F16Math)
+    for (int m = 0; m < s.M; ++m)
+      for (int n = 0; n < s.N; ++n) {
+        double mass = 0;
+        for (int kk = 0; kk < s.K; ++kk) mass += std::fabs(double(xs[size_t(m) * s.K + kk]) * w[size_t(n) * s.K + kk]);
+        bound[size_t(m) * ldy + n] = float(16 * std::ldexp(1.0, -11) * mass);  // 16 roundings per K slice
+      }
   for (int m = 0; m < s.M; ++m)
     for (int n = 0; n < s.N; ++n) {
       float v = t[size_t(m) * s.N + n];
@@ -88,7 +123,15 @@ void check_linear(const Shape& s, ops::LinearKernel k, uint32_t seed) {
       float& o = want[size_t(m) * ldy + n];
       o = s.residual ? o + v : v;
     }
-  test::check_close(got, want, 2e-5, 2e-5, describe(s, k));
+  if (mode == Mode::F16Math) {
+    size_t bad = 0;
+    for (size_t i = 0; i < got.size(); ++i)
+      if (!(std::fabs(got[i] - want[i]) <= 2e-5 + 1.5 * std::fabs(s.alpha) * bound[i])) ++bad;
+    CHECK_MESSAGE(bad == 0, tag << ": " << bad << " outputs outside the fp16 error bound");
+    test::check_close(got, want, 5e-2, 5e-2, tag);  // and never far off
+  } else {
+    test::check_close(got, want, 2e-5, 2e-5, tag);
+  }
   test::require_no_validation_messages();
 }
 
@@ -132,12 +175,35 @@ TEST_CASE("linear kernels: odd shapes, epilogues and strides, every variant") {
                  ops::LinearKernel::TiledMedium, ops::LinearKernel::TiledLarge}) {
     ops::LinearArgs probe = shape_args(4, 4, 4);
     if (!ops::linear_kernel_supported(context().info(), probe, k)) {
-      MESSAGE("skipping ", ops::linear_kernel_name(k), ": not supported on this device");
+      MESSAGE((std::string("skipping ") + ops::linear_kernel_name(k) + ": not supported on this device"));
       continue;
     }
     uint32_t seed = 100;
     for (const Shape& s : odd_shapes()) check_linear(s, k, seed += 10);
   }
+}
+
+TEST_CASE("linear kernels: fp16 weights and fp16 arithmetic, every variant the device can run") {
+  const auto& info = context().info();
+  for (Mode mode : {Mode::F16, Mode::F16Math})
+    for (auto k : {ops::LinearKernel::Texel, ops::LinearKernel::Portable, ops::LinearKernel::TiledSmall,
+                   ops::LinearKernel::TiledMedium, ops::LinearKernel::TiledLarge}) {
+      ops::LinearArgs probe = shape_args(4, 4, 4);
+      probe.w_format = ops::WeightFormat::F16;
+      probe.math_f16 = mode == Mode::F16Math;
+      if (!ops::linear_kernel_supported(info, probe, k)) {
+        MESSAGE((std::string("skipping ") + ops::linear_kernel_name(k) + " " + mode_name(mode) +
+                ": not supported on this device"));
+        continue;
+      }
+      uint32_t seed = 300;
+      for (const Shape& s : odd_shapes()) check_linear(s, k, seed += 10, mode);
+    }
+  // ViT-B/16's MLP shapes on the kernel this device picks for fp16 weights.
+  ops::LinearArgs a = shape_args(197, 768, 3072);
+  a.w_format = ops::WeightFormat::F16;
+  if (ops::linear_kernel_supported(info, a, ops::choose_linear_kernel(info, a)))
+    check_linear({197, 768, 3072, ops::Activation::Gelu}, ops::choose_linear_kernel(info, a), 900, Mode::F16);
 }
 
 TEST_CASE("linear kernels: K not a multiple of 4 falls back to the portable kernel") {
@@ -194,6 +260,44 @@ TEST_CASE("linear kernel selection per device class") {
   ops::LinearArgs forced = shape_args(197, 768, 768);
   forced.kernel = K::TiledLarge;
   CHECK(ops::choose_linear_kernel(lavapipe, forced) == K::TiledLarge);
+
+  // fp16 weights: RGBA16F texel views on CPU devices, 16-bit storage buffers elsewhere;
+  // fp16 arithmetic exists only in the tiled kernel, so CPU devices fall back to it.
+  auto f16 = [](ops::LinearArgs a, bool math = false) {
+    a.w_format = ops::WeightFormat::F16;
+    a.math_f16 = math;
+    return a;
+  };
+  auto cpu16 = lavapipe;
+  cpu16.fp16_texel = cpu16.fp16_storage = cpu16.fp16_arithmetic = true;
+  CHECK(ops::choose_linear_kernel(cpu16, f16(shape_args(197, 2304, 768))) == K::Texel);
+  CHECK(ops::choose_linear_kernel(cpu16, f16(shape_args(197, 2304, 768), true)) == K::TiledSmall);
+  auto cpu_no_texel16 = cpu16;
+  cpu_no_texel16.fp16_texel = false;
+  CHECK(ops::choose_linear_kernel(cpu_no_texel16, f16(shape_args(197, 2304, 768))) == K::Portable);
+  CHECK_FALSE(ops::linear_kernel_supported(lavapipe, f16(shape_args(197, 2304, 768)), K::Texel));
+  auto gpu16 = gpu;
+  gpu16.fp16_storage = true;
+  CHECK(ops::choose_linear_kernel(gpu16, f16(shape_args(64 * 197, 3072, 768))) == K::TiledLarge);
+  CHECK_FALSE(ops::linear_kernel_supported(gpu16, f16(shape_args(197, 768, 768), true), K::TiledMedium));
+  gpu16.fp16_arithmetic = true;
+  CHECK(ops::choose_linear_kernel(gpu16, f16(shape_args(197, 768, 768), true)) == K::TiledMedium);
+  CHECK_FALSE(ops::linear_kernel_supported(gpu, f16(shape_args(197, 768, 768)), K::TiledMedium));
+  CHECK_FALSE(ops::linear_kernel_supported(gpu, f16(shape_args(197, 768, 768)), K::Portable));
+
+  // Precision from the device: fp32 on CPU devices unless asked, fp16 weights on GPUs that
+  // can read them, a clear refusal naming the missing feature.
+  CHECK(choose_precision(cpu16, "auto") == Precision::Fp32);
+  CHECK(choose_precision(cpu16, "fp16") == Precision::Fp16);
+  CHECK(choose_precision(cpu16, "fp16-math") == Precision::Fp16Math);
+  CHECK(choose_precision(gpu16, "auto") == Precision::Fp16);
+  CHECK(choose_precision(gpu, "auto") == Precision::Fp32);
+  CHECK_THROWS_WITH_AS(choose_precision(gpu, "fp16"), doctest::Contains("no storageBuffer16BitAccess"), InputError);
+  auto gpu_storage_only = gpu;
+  gpu_storage_only.fp16_storage = true;
+  CHECK_THROWS_WITH_AS(choose_precision(gpu_storage_only, "fp16-math"), doctest::Contains("lacks shaderFloat16"),
+                       InputError);
+  CHECK_THROWS_WITH_AS(choose_precision(gpu, "bf16"), doctest::Contains("unknown precision 'bf16'"), InputError);
 
   // Weight padding only where the L1 aliasing happens (CPU devices, 512-byte row multiples).
   CHECK(ops::linear_weight_stride(lavapipe, 3072) == 3104);

@@ -20,7 +20,6 @@ struct BenchOptions {
   int batch = 1;
   int warmup = 2;
   int iters = 10;
-  std::string precision = "auto";
   bool json = false;
 };
 
@@ -84,12 +83,11 @@ double median(std::vector<double> v) {
 void register_bench(CLI::App& app, Action& run) {
   auto o = std::make_shared<BenchOptions>();
   auto* cmd = app.add_subcommand("bench", "Latency, images/s and per-op GPU time of the forward pass (random input)");
+  o->model.precision = "auto";
   o->model.add(*cmd);
   cmd->add_option("-b,--batch", o->batch, "Images per forward pass")->check(CLI::Range(1, 4096));
   cmd->add_option("--warmup", o->warmup, "Untimed forward passes first")->check(CLI::Range(0, 1000));
   cmd->add_option("--iters", o->iters, "Timed forward passes")->check(CLI::Range(1, 100000));
-  cmd->add_option("--precision", o->precision, "fp32, fp16 (fp16 storage, fp32 accumulation) or auto (by device)")
-      ->check(CLI::IsMember({"fp32", "fp16", "auto"}));
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->callback([&run, o] {
     run = [o] {
@@ -98,7 +96,7 @@ void register_bench(CLI::App& app, Action& run) {
       vk::ContextOptions co;
       co.device = o->model.device;
       vk::Context ctx(co);
-      Precision precision = choose_precision(ctx.info(), o->precision);
+      Precision precision = choose_precision(ctx.info(), o->model.precision);
       VitModel model(ctx, std::move(lm), precision);
       const VitConfig& c = model.config();
       const int B = o->batch;

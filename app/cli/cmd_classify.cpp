@@ -120,7 +120,7 @@ void register_classify(CLI::App& app, Action& run) {
       vk::ContextOptions co;
       co.device = o->model.device;
       vk::Context ctx(co);
-      VitModel model(ctx, std::move(lm));
+      VitModel model(ctx, std::move(lm), choose_precision(ctx.info(), o->model.precision));
       ForwardOptions fo;
       fo.keep_attention = !o->attention_out.empty();
       ForwardResult r = model.forward(pre.tensor.data(), batch, fo);

@@ -26,7 +26,8 @@ void register_devices(CLI::App& app, Action& run) {
                                      std::to_string(VK_API_VERSION_PATCH(d.api_version))},
                          {"memory_bytes", d.device_local_bytes}, {"subgroup_size", d.subgroup_size},
                          {"fp16_storage", d.fp16_storage}, {"fp16_arithmetic", d.fp16_arithmetic},
-                         {"cooperative_matrix", d.cooperative_matrix}, {"timestamps", d.timestamps},
+                         {"fp16_texel", d.fp16_texel}, {"cooperative_matrix", d.cooperative_matrix},
+                         {"cooperative_matrix_f16_16x16x16", d.coopmat_f16_16x16x16}, {"timestamps", d.timestamps},
                          {"max_storage_buffer_range", d.max_storage_buffer_range}});
         } else {
           std::printf("%u: %s (%s)\n", d.index, d.name.c_str(), d.type.c_str());
@@ -34,10 +35,12 @@ void register_devices(CLI::App& app, Action& run) {
                       VK_API_VERSION_MINOR(d.api_version), VK_API_VERSION_PATCH(d.api_version));
           std::printf("   memory: %s device-local, max storage buffer range %.0f MiB\n", mem,
                       double(d.max_storage_buffer_range) / double(1 << 20));
-          std::printf("   features: subgroup size %u, fp16 storage %s, fp16 arithmetic %s, cooperative matrix %s, "
-                      "timestamps %s\n",
+          std::printf("   features: subgroup size %u, fp16 storage %s, fp16 arithmetic %s, fp16 texel buffers %s, "
+                      "cooperative matrix %s, timestamps %s\n",
                       d.subgroup_size, d.fp16_storage ? "yes" : "no", d.fp16_arithmetic ? "yes" : "no",
-                      d.cooperative_matrix ? "yes" : "no", d.timestamps ? "yes" : "no");
+                      d.fp16_texel ? "yes" : "no",
+                      d.coopmat_f16_16x16x16 ? "yes (fp16 16x16x16)" : d.cooperative_matrix ? "yes (no fp16 16x16x16)" : "no",
+                      d.timestamps ? "yes" : "no");
         }
       }
       if (*json) std::printf("%s\n", out.dump(2).c_str());

@@ -66,7 +66,7 @@ void register_eval(CLI::App& app, Action& run) {
       vk::ContextOptions co;
       co.device = o->model.device;
       vk::Context ctx(co);
-      VitModel model(ctx, std::move(lm));
+      VitModel model(ctx, std::move(lm), choose_precision(ctx.info(), o->model.precision));
       const VitConfig& c = model.config();
       const size_t per_image = size_t(c.in_chans) * c.img_h * c.img_w;
 

@@ -14,6 +14,12 @@ void ModelOptions::add(CLI::App& cmd) {
                                         "VITSCOPE_DEVICE or the best device)");
   cmd.add_option("--heads", heads, "Override the number of attention heads")->check(CLI::PositiveNumber);
   cmd.add_option("--size", size, "Run at this input size, HxW or S (position embeddings are resampled)");
+  cmd.add_option("--precision", precision,
+                 "Dense-layer precision: fp32; fp16 (fp16 weights, fp32 arithmetic); fp16-math (fp16 weights "
+                 "and products, fp32 sums across 16-wide K slices); auto (fp32 on CPU devices, fp16 on GPUs "
+                 "that can read it)")
+      ->check(CLI::IsMember({"fp32", "fp16", "fp16-math", "auto"}))
+      ->capture_default_str();
 }
 
 void parse_size(const std::string& s, int& h, int& w) {

@@ -19,6 +19,7 @@ struct ModelOptions {
   int device = -1;
   int heads = 0;
   std::string size;    // "HxW" or "S"
+  std::string precision = "fp32";  // bench defaults to "auto"
   void add(CLI::App& cmd);
   LoadOptions load_options() const;
   std::string resolved_model() const;  // model or the bundled default

@@ -52,10 +52,14 @@ uint32_t linear_weight_stride(const vk::DeviceInfo& d, uint32_t K) {
 
 bool linear_kernel_supported(const vk::DeviceInfo& d, const LinearArgs& a, LinearKernel k) {
   uint32_t lda = a.lda ? a.lda : a.K, ldw = a.ldw ? a.ldw : a.K;
+  const bool f16 = a.w_format == WeightFormat::F16;
+  if (a.math_f16 && !f16) return false;
   switch (k) {
     case LinearKernel::Auto: return true;
-    case LinearKernel::Portable: return d.max_workgroup_invocations >= 256;
+    case LinearKernel::Portable:
+      return !a.math_f16 && (!f16 || d.fp16_storage) && d.max_workgroup_invocations >= 256;
     case LinearKernel::Texel: {
+      if (a.math_f16 || (f16 && !d.fp16_texel)) return false;
       uint32_t sg = d.subgroup_size;
       bool sg_ok = d.subgroup_ballot && (sg == 4 || sg == 8 || sg == 16) &&
                    sg * 4 <= d.max_workgroup_invocations;
@@ -66,6 +70,8 @@ bool linear_kernel_supported(const vk::DeviceInfo& d, const LinearArgs& a, Linea
     case LinearKernel::TiledSmall:
     case LinearKernel::TiledMedium:
     case LinearKernel::TiledLarge:
+      if (f16 && !d.fp16_storage) return false;
+      if (a.math_f16 && !d.fp16_arithmetic) return false;
       return tile_of(k).threads() <= d.max_workgroup_invocations;
   }
   return false;
@@ -75,7 +81,10 @@ LinearKernel choose_linear_kernel(const vk::DeviceInfo& d, const LinearArgs& a) 
   if (a.kernel != LinearKernel::Auto) return a.kernel;
   if (d.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU) {
     // Shared memory is emulated on CPU drivers and tiling through it is ~50x slower there.
-    return linear_kernel_supported(d, a, LinearKernel::Texel) ? LinearKernel::Texel : LinearKernel::Portable;
+    // Only fp16 arithmetic, which just the tiled kernel has, ends up there.
+    for (LinearKernel t : {LinearKernel::Texel, LinearKernel::Portable, LinearKernel::TiledSmall})
+      if (linear_kernel_supported(d, a, t)) return t;
+    return LinearKernel::Texel;  // linear() reports what is missing
   }
   // GPUs: the largest tile that still gives the device enough workgroups to fill it.
   LinearKernel k;
@@ -88,16 +97,18 @@ LinearKernel choose_linear_kernel(const vk::DeviceInfo& d, const LinearArgs& a) 
   // Smaller tiles need fewer threads per workgroup.
   for (LinearKernel t : {LinearKernel::TiledLarge, LinearKernel::TiledMedium, LinearKernel::TiledSmall})
     if (tile_of(t).bm <= tile_of(k).bm && linear_kernel_supported(d, a, t)) return t;
-  return LinearKernel::Portable;
+  return LinearKernel::Portable;  // linear() reports it if this cannot run either
 }
 
 void linear(vk::Context& ctx, vk::Recorder& rec, const LinearArgs& a, std::string label) {
   using vk::Slot;
   const vk::DeviceInfo& d = ctx.info();
   LinearKernel k = choose_linear_kernel(d, a);
+  const bool f16 = a.w_format == WeightFormat::F16;
   if (!linear_kernel_supported(d, a, k))
     throw Error(label + ": the " + linear_kernel_name(k) + " linear kernel cannot run M=" + std::to_string(a.M) +
-                " N=" + std::to_string(a.N) + " K=" + std::to_string(a.K) + " on " + d.name);
+                " N=" + std::to_string(a.N) + " K=" + std::to_string(a.K) +
+                (a.math_f16 ? " with fp16 arithmetic" : f16 ? " with fp16 weights" : "") + " on " + d.name);
   vk::BufferView dummy{&ctx.dummy_buffer(), 0, 0};
   Push p{a.M, a.N, a.K, a.lda ? a.lda : a.K, a.ldw ? a.ldw : a.K, a.ldy ? a.ldy : a.N, a.alpha};
   std::vector<uint32_t> spec{a.bias ? 1u : 0u, uint32_t(a.act), a.residual ? 1u : 0u, a.gamma ? 1u : 0u};
@@ -110,17 +121,18 @@ void linear(vk::Context& ctx, vk::Recorder& rec, const LinearArgs& a, std::strin
     uint32_t sg = d.subgroup_size, wy = 1, cn = a.N <= sg * 4 ? 4u : a.N <= sg * 8 ? 8u : 16u;
     spec.insert(spec.end(), {sg, wy, cn});
     shader = ShaderId::linear_texel;
-    slots[0] = slots[1] = Slot::TexelFloat;
+    slots[0] = Slot::TexelFloat;
+    slots[1] = f16 ? Slot::TexelHalf : Slot::TexelFloat;
     gx = ceil_div(a.N, sg * cn);
     gy = ceil_div(a.M, kRowsPerSubgroup * wy);
   } else if (k == LinearKernel::Portable) {
-    shader = ShaderId::linear;
+    shader = f16 ? ShaderId::linear_f16w : ShaderId::linear;
     gx = ceil_div(a.N, 64);
     gy = ceil_div(a.M, 64);
   } else {
     const Tile& t = tile_of(k);
     spec.insert(spec.end(), {t.bm, t.bn, t.bk, t.tm, t.tn, t.threads()});
-    shader = ShaderId::linear_tiled;
+    shader = a.math_f16 ? ShaderId::linear_tiled_f16math : f16 ? ShaderId::linear_tiled_f16w : ShaderId::linear_tiled;
     gx = ceil_div(a.N, t.bn);
     gy = ceil_div(a.M, t.bm);
   }

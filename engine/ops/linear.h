@@ -3,6 +3,8 @@
 //   Texel  - CPU Vulkan devices (lavapipe): texel-buffer reads + subgroup broadcast;
 //   Tiled* - GPUs: shared-memory tiles with register blocking, small/medium/large tiles;
 //   Portable - anything else (and shapes the others cannot take).
+// Weights may be fp32 or fp16 (WeightFormat); arithmetic is fp32 except with math_f16, where
+// the tiled kernel multiplies and adds fp16 within each 16-wide slice of K.
 #pragma once
 #include <optional>
 #include <string>
@@ -18,6 +20,8 @@ enum class Activation : uint32_t { None = 0, Gelu = 1, Tanh = 2 };
 enum class LinearKernel : uint8_t { Auto, Portable, Texel, TiledSmall, TiledMedium, TiledLarge };
 const char* linear_kernel_name(LinearKernel k);
 
+enum class WeightFormat : uint8_t { F32, F16 };
+
 struct LinearArgs {
   vk::BufferView x;      // (M, K), rows lda floats apart
   vk::BufferView w;      // (N, K), PyTorch layout, rows ldw floats apart
@@ -29,6 +33,8 @@ struct LinearArgs {
   Activation act = Activation::None;
   bool residual = false;  // y += ... instead of y = ...
   float alpha = 1.0f;     // scales the result before the residual add
+  WeightFormat w_format = WeightFormat::F32;  // element type of w (ldw counts elements)
+  bool math_f16 = false;  // fp16 products and sums within a K slice (needs w_format F16)
   LinearKernel kernel = LinearKernel::Auto;  // force one (tests); Auto: choose_linear_kernel
 };
 

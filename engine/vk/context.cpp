@@ -184,7 +184,39 @@ int type_rank(VkPhysicalDeviceType t) {
   }
 }
 
-DeviceInfo describe(VkPhysicalDevice pd, uint32_t index) {
+// VK_KHR_cooperative_matrix is newer than Debian bookworm's Vulkan headers (1.3.239): the
+// structure and enums its property query needs, as the specification defines them.
+constexpr VkStructureType kCoopmatPropertiesType = VkStructureType(1000506001);
+constexpr uint32_t kComponentFloat16 = 0, kComponentFloat32 = 1, kScopeSubgroup = 3;
+struct CoopmatProperties {
+  VkStructureType sType = kCoopmatPropertiesType;
+  void* pNext = nullptr;
+  uint32_t MSize = 0, NSize = 0, KSize = 0;
+  uint32_t AType = 0, BType = 0, CType = 0, ResultType = 0;
+  VkBool32 saturatingAccumulation = VK_FALSE;
+  uint32_t scope = 0;
+};
+using PFN_coopmat_properties = VkResult(VKAPI_PTR*)(VkPhysicalDevice, uint32_t*, CoopmatProperties*);
+
+bool coopmat_f16_supported(VkInstance instance, VkPhysicalDevice pd) {
+  auto get = reinterpret_cast<PFN_coopmat_properties>(
+      vkGetInstanceProcAddr(instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR"));
+  if (!get) return false;
+  uint32_t n = 0;
+  if (get(pd, &n, nullptr) != VK_SUCCESS || n == 0) return false;
+  std::vector<CoopmatProperties> props(n);
+  if (get(pd, &n, props.data()) != VK_SUCCESS) return false;
+  for (uint32_t i = 0; i < n; ++i) {
+    const CoopmatProperties& c = props[i];
+    if (c.MSize == 16 && c.NSize == 16 && c.KSize == 16 && c.AType == kComponentFloat16 &&
+        c.BType == kComponentFloat16 && c.CType == kComponentFloat32 && c.ResultType == kComponentFloat32 &&
+        c.scope == kScopeSubgroup)
+      return true;
+  }
+  return false;
+}
+
+DeviceInfo describe(VkInstance instance, VkPhysicalDevice pd, uint32_t index) {
   DeviceInfo d;
   d.index = index;
   VkPhysicalDeviceSubgroupProperties sub{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
@@ -230,13 +262,17 @@ DeviceInfo describe(VkPhysicalDevice pd, uint32_t index) {
       VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES_KHR};
   VkPhysicalDeviceFeatures2 feats{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
   feats.pNext = &s16;
-  bool has_f16_ext = contains(exts, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME) ||
-                     VK_API_VERSION_MINOR(p.apiVersion) >= 2;
+  // The instance asks for Vulkan 1.1, so shaderFloat16 comes only through the extension.
+  bool has_f16_ext = contains(exts, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
   if (has_f16_ext) s16.pNext = &f16;
   vkGetPhysicalDeviceFeatures2(pd, &feats);
   d.fp16_storage = s16.storageBuffer16BitAccess;
   d.fp16_arithmetic = has_f16_ext && f16.shaderFloat16;
+  VkFormatProperties half4{};
+  vkGetPhysicalDeviceFormatProperties(pd, VK_FORMAT_R16G16B16A16_SFLOAT, &half4);
+  d.fp16_texel = half4.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT;
   d.cooperative_matrix = contains(exts, "VK_KHR_cooperative_matrix");
+  if (d.cooperative_matrix) d.coopmat_f16_16x16x16 = coopmat_f16_supported(instance, pd);
 
   VkPhysicalDeviceMemoryProperties mem;
   vkGetPhysicalDeviceMemoryProperties(pd, &mem);
@@ -279,7 +315,7 @@ std::vector<DeviceInfo> Context::list_devices() {
   InstanceHandle h = create_instance(false, nullptr);
   std::vector<DeviceInfo> out;
   auto pds = physical_devices(h.instance);
-  for (uint32_t i = 0; i < pds.size(); ++i) out.push_back(describe(pds[i], i));
+  for (uint32_t i = 0; i < pds.size(); ++i) out.push_back(describe(h.instance, pds[i], i));
   vkDestroyInstance(h.instance, nullptr);
   return out;
 }
@@ -316,7 +352,7 @@ Context::Context(const ContextOptions& options) : quiet_(options.quiet) {
     auto pds = physical_devices(instance_);
     std::vector<DeviceInfo> infos;
     for (uint32_t i = 0; i < pds.size(); ++i) {
-      infos.push_back(describe(pds[i], i));
+      infos.push_back(describe(instance_, pds[i], i));
     }
     std::vector<uint32_t> usable;
     for (auto& d : infos)
@@ -363,7 +399,28 @@ Context::Context(const ContextOptions& options) : quiet_(options.quiet) {
     std::vector<const char*> enable;
     if (contains(exts, "VK_KHR_portability_subset")) enable.push_back("VK_KHR_portability_subset");
 
+    // Turn on the features the fp16 kernels use, where the device has them.
+    VkPhysicalDeviceFeatures2 features{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+    VkPhysicalDevice16BitStorageFeatures storage16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+    VkPhysicalDeviceShaderFloat16Int8FeaturesKHR float16{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES_KHR};
+    void** tail = &features.pNext;
+    auto chain = [&tail](auto& s) {
+      *tail = &s;
+      tail = &s.pNext;
+    };
+    if (info_.fp16_storage) {
+      storage16.storageBuffer16BitAccess = VK_TRUE;
+      chain(storage16);
+    }
+    if (info_.fp16_arithmetic) {
+      float16.shaderFloat16 = VK_TRUE;
+      chain(float16);
+      enable.push_back(VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
+    }
+
     VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+    if (features.pNext) dci.pNext = &features;
     dci.queueCreateInfoCount = 1;
     dci.pQueueCreateInfos = &qci;
     dci.enabledExtensionCount = uint32_t(enable.size());

@@ -30,7 +30,11 @@ struct DeviceInfo {
   bool subgroup_ballot = false;  // subgroupBroadcast needs GL_KHR_shader_subgroup_ballot
   bool fp16_storage = false;     // storageBuffer16BitAccess
   bool fp16_arithmetic = false;  // shaderFloat16
+  bool fp16_texel = false;       // RGBA16F uniform texel buffers (fp16 weights for the texel GEMM)
   bool cooperative_matrix = false;  // VK_KHR_cooperative_matrix advertised
+  // The device lists a subgroup-scope 16x16x16 fp16 x fp16 -> fp32 cooperative matrix
+  // multiply (vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR).
+  bool coopmat_f16_16x16x16 = false;
   bool timestamps = false;          // compute queue supports timestamp queries
   float timestamp_period_ns = 1.0f;
   uint64_t device_local_bytes = 0;  // size of the largest device-local heap

@@ -19,6 +19,7 @@ class Context;
 enum class Slot : uint8_t {
   Storage,     // storage buffer (readonly or writeonly decided by the shader)
   TexelFloat,  // uniform texel buffer (samplerBuffer), read as RGBA32F
+  TexelHalf,   // uniform texel buffer (samplerBuffer) over fp16 data, read as RGBA16F
 };
 
 struct PipelineDesc {

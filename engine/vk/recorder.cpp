@@ -122,14 +122,16 @@ void Recorder::dispatch(const Pipeline& p, std::initializer_list<BufferView> vie
       w.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
       w.pBufferInfo = &buffer_infos[i];
     } else {
-      if (bytes / 16 > info.max_texel_buffer_elements)
+      const bool half = desc.slots[i] == Slot::TexelHalf;
+      const VkDeviceSize texel_bytes = half ? 8 : 16;
+      if (bytes / texel_bytes > info.max_texel_buffer_elements)
         throw Error(label + ": tensor '" + v.buffer->name() +
                     "' exceeds the device's maxTexelBufferElements");
       VkBufferViewCreateInfo vi{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
       vi.buffer = v.buffer->handle();
-      vi.format = VK_FORMAT_R32G32B32A32_SFLOAT;
+      vi.format = half ? VK_FORMAT_R16G16B16A16_SFLOAT : VK_FORMAT_R32G32B32A32_SFLOAT;
       vi.offset = v.offset;
-      vi.range = bytes / 16 * 16;
+      vi.range = bytes / texel_bytes * texel_bytes;
       VITSCOPE_VK_CHECK(vkCreateBufferView(ctx_.device(), &vi, nullptr, &texel[i]));
       texel_views_.push_back(texel[i]);
       w.descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
