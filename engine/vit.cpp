@@ -299,57 +299,42 @@ void VitModel::record(Plan& p) {
   tk.pos_prefix = uint32_t(c.pos_prefix);
   ops::assemble_tokens(ctx_, rec, tk);
 
+  // A Dense layer y = x W^T + b over `rows` rows (epilogue options set by the caller).
+  auto dense = [&](const BufferView& x, const std::unique_ptr<Tensor>& w, const std::unique_ptr<Tensor>& bias,
+                   const BufferView& y, uint32_t m, uint32_t n, uint32_t k) {
+    ops::LinearArgs a;
+    a.x = x;
+    set_weight(a, w);
+    a.bias = O(bias);
+    a.y = y;
+    a.M = m;
+    a.N = n;
+    a.K = k;
+    return a;
+  };
+
   for (uint32_t l = 0; l < L; ++l) {
     const Block& b = blocks_[l];
     std::string name = "block" + std::to_string(l);
     // z'_l = MSA(LN(z_{l-1})) + z_{l-1}                                       (eq. 2)
     ops::layernorm(ctx_, rec, {V(p.x), b.norm1_w->view(), b.norm1_b->view(), V(p.ln), rows, C, 0, 0, c.eps},
                    name + ".norm1");
-    ops::LinearArgs qkv;
-    qkv.x = V(p.ln);
-    set_weight(qkv, b.qkv_w);
-    qkv.bias = O(b.qkv_b);
-    qkv.y = V(p.qkv);
-    qkv.M = rows;
-    qkv.N = 3 * C;
-    qkv.K = C;
-    ops::linear(ctx_, rec, qkv, name + ".attn.qkv");
+    ops::linear(ctx_, rec, dense(V(p.ln), b.qkv_w, b.qkv_b, V(p.qkv), rows, 3 * C, C), name + ".attn.qkv");
     ops::AttentionArgs attn{V(p.qkv), p.prob[l], V(p.attn_out), B, N, H, D};
     attn.write_prob = p.kept[l];
     ops::attention(ctx_, rec, attn, name + ".attn");
-    ops::LinearArgs proj;
-    proj.x = V(p.attn_out);
-    set_weight(proj, b.proj_w);
-    proj.bias = b.proj_b->view();
-    proj.gamma = O(b.ls1);
-    proj.y = V(p.x);
-    proj.M = rows;
-    proj.N = C;
-    proj.K = C;
+    ops::LinearArgs proj = dense(V(p.attn_out), b.proj_w, b.proj_b, V(p.x), rows, C, C);
+    proj.gamma = O(b.ls1);  // LayerScale, when the model has it
     proj.residual = true;
     ops::linear(ctx_, rec, proj, name + ".attn.proj+residual");
     // z_l = MLP(LN(z'_l)) + z'_l                                               (eq. 3)
     ops::layernorm(ctx_, rec, {V(p.x), b.norm2_w->view(), b.norm2_b->view(), V(p.ln), rows, C, 0, 0, c.eps},
                    name + ".norm2");
-    ops::LinearArgs fc1;
-    fc1.x = V(p.ln);
-    set_weight(fc1, b.fc1_w);
-    fc1.bias = b.fc1_b->view();
-    fc1.y = V(p.hidden);
-    fc1.M = rows;
-    fc1.N = M;
-    fc1.K = C;
+    ops::LinearArgs fc1 = dense(V(p.ln), b.fc1_w, b.fc1_b, V(p.hidden), rows, M, C);
     fc1.act = ops::Activation::Gelu;
     ops::linear(ctx_, rec, fc1, name + ".mlp.fc1+gelu");
-    ops::LinearArgs fc2;
-    fc2.x = V(p.hidden);
-    set_weight(fc2, b.fc2_w);
-    fc2.bias = b.fc2_b->view();
+    ops::LinearArgs fc2 = dense(V(p.hidden), b.fc2_w, b.fc2_b, V(p.x), rows, C, M);
     fc2.gamma = O(b.ls2);
-    fc2.y = V(p.x);
-    fc2.M = rows;
-    fc2.N = C;
-    fc2.K = M;
     fc2.residual = true;
     ops::linear(ctx_, rec, fc2, name + ".mlp.fc2+residual");
   }
@@ -384,35 +369,21 @@ void VitModel::record(Plan& p) {
   }
 
   if (head_w_) {
-    ops::LinearArgs head;
-    head.x = pooled;
-    set_weight(head, head_w_);
-    head.bias = head_b_->view();
-    head.y = V(p.logits);
-    head.M = B;
-    head.N = K;
-    head.K = C;
+    ops::LinearArgs head = dense(pooled, head_w_, head_b_, V(p.logits), B, K, C);
     if (head_dist_w_) head.alpha = 0.5f;  // DeiT: mean of the class and distillation heads
     ops::linear(ctx_, rec, head, "head");
     if (head_dist_w_) {
       ops::LinearArgs hd = head;
       hd.x = V(p.pooled2);
       set_weight(hd, head_dist_w_);
-      hd.bias = head_dist_b_->view();
+      hd.bias = O(head_dist_b_);
       hd.residual = true;
       ops::linear(ctx_, rec, hd, "head_dist");
     }
     ops::softmax_rows(ctx_, rec, V(p.logits), V(p.probs), B, K);
     rec.copy(*p.probs.buffer, p.probs.offset, *p.probs_rb, 0, uint64_t(B) * K * 4);
   } else if (pooler_w_) {
-    ops::LinearArgs pl;
-    pl.x = pooled;
-    set_weight(pl, pooler_w_);
-    pl.bias = pooler_b_->view();
-    pl.y = V(p.logits);
-    pl.M = B;
-    pl.N = K;
-    pl.K = C;
+    ops::LinearArgs pl = dense(pooled, pooler_w_, pooler_b_, V(p.logits), B, K, C);
     pl.act = ops::Activation::Tanh;
     ops::linear(ctx_, rec, pl, "pooler");
   } else {
