@@ -285,6 +285,16 @@ std::vector<DeviceInfo> Context::list_devices() {
 }
 
 Context::Context(const ContextOptions& options) : quiet_(options.quiet) {
+  // Test hook: injected device loss (see submit_and_wait in context.h).
+  if (const char* f = std::getenv("VITSCOPE_FAULT"); f && *f) {
+    const std::string v = f;
+    if (v == "device-lost" || v.rfind("device-lost@", 0) == 0) {
+      fault_device_lost_ = true;
+      fault_only_ = v.size() > 11 ? v.substr(12) : "";
+    } else {
+      throw Error("VITSCOPE_FAULT must be 'device-lost' or 'device-lost@TEXT' (a test hook), got '" + v + "'");
+    }
+  }
   bool want_validation = options.validate < 0 ? validation_requested() : options.validate > 0;
   if (want_validation && !has_layer(kValidationLayer)) {
     std::fprintf(stderr,
@@ -437,6 +447,10 @@ void Context::submit_and_wait(VkCommandBuffer cb, const std::string& what, uint6
   if (r == VK_SUCCESS) r = vkWaitForFences(device_, 1, &fence, VK_TRUE, timeout_ns);
   if (r == VK_TIMEOUT || r == VK_ERROR_DEVICE_LOST) lost_ = true;  // the fence may still be in use
   else vkDestroyFence(device_, fence, nullptr);
+  // Test hook (VITSCOPE_FAULT=device-lost): the work has finished and the fence is freed;
+  // report a loss through the same path as a real one, without marking the context lost.
+  if (r == VK_SUCCESS && fault_device_lost_ && what.find(fault_only_) != std::string::npos)
+    r = VK_ERROR_DEVICE_LOST;
   if (r == VK_TIMEOUT) {
     uint64_t ms = timeout_ns / 1000000;
     std::string t = ms >= 10000 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms";
