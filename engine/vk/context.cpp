@@ -1,6 +1,7 @@
 #include "vk/context.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -396,6 +397,12 @@ Context::Context(const ContextOptions& options) : quiet_(options.quiet) {
 
 Context::~Context() { release(); }
 
+namespace {
+std::atomic<size_t> g_teardown_messages{0};
+}  // namespace
+
+size_t teardown_validation_messages() { return g_teardown_messages.load(); }
+
 void Context::release() {
   if (lost_) {
     // Work may still be running on the device: leak everything rather than free it.
@@ -418,6 +425,10 @@ void Context::release() {
   }
   if (instance_) vkDestroyInstance(instance_, nullptr);
   instance_ = VK_NULL_HANDLE;
+  // Messages no submit has turned into an error yet, including the layer's reports of
+  // objects still alive at vkDestroyDevice.
+  std::lock_guard<std::mutex> lock(messages_mutex_);
+  g_teardown_messages += messages_.size() - messages_checked_;
 }
 
 uint32_t Context::find_memory_type(uint32_t type_bits, VkMemoryPropertyFlags want,

@@ -126,6 +126,10 @@ class Context {
 
 // Environment helpers shared by the CLI, app and tests.
 bool validation_requested();
+// Validation messages of the contexts destroyed so far that no submit turned into an
+// error: those after the last submit, e.g. VUID-vkDestroyDevice-device-00378 for a
+// Vulkan object nobody destroyed. The test runner fails the run when this is not 0.
+size_t teardown_validation_messages();
 // Time-out for one recorded forward pass: VITSCOPE_GPU_TIMEOUT_MS, default 10 minutes.
 // 0 does not wait at all (the time-out path can be tested on any device).
 uint64_t forward_timeout_ns();
