@@ -13,7 +13,7 @@ TARGETS=${FUZZ_TARGETS:-"safetensors config npy idx image"}
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DVITSCOPE_FUZZ=ON -DVITSCOPE_BUILD_APP=OFF >/dev/null
-ninja -C "$BUILD" fuzz
+ninja -C "$BUILD" ${BUILD_JOBS:+-j "$BUILD_JOBS"} fuzz
 
 mkdir -p "$BUILD/fuzz-artifacts"
 status=0

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian (bookworm) packages vitscope builds, runs and tests with.
-# Uses sudo only when not root. Set VITSCOPE_SKIP_APT=1 to skip.
+# Uses sudo only when not root. Set VITSCOPE_SKIP_APT=1 to skip. Extra package names given
+# as arguments are installed in the same apt-get run (CI adds clang for the fuzz smoke).
 set -euo pipefail
 [ "${VITSCOPE_SKIP_APT:-0}" = 1 ] && exit 0
 SUDO=""
@@ -10,6 +11,7 @@ PACKAGES=(
   libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers glslang-tools
   libimgui-dev libglfw3-dev libstb-dev doctest-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
   xvfb xauth
+  "$@"
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,6 +1,7 @@
 #include "vk/context.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -321,6 +322,16 @@ std::vector<DeviceInfo> Context::list_devices() {
 }
 
 Context::Context(const ContextOptions& options) : quiet_(options.quiet) {
+  // Test hook: injected device loss (see submit_and_wait in context.h).
+  if (const char* f = std::getenv("VITSCOPE_FAULT"); f && *f) {
+    const std::string v = f;
+    if (v == "device-lost" || v.rfind("device-lost@", 0) == 0) {
+      fault_device_lost_ = true;
+      fault_only_ = v.size() > 11 ? v.substr(12) : "";
+    } else {
+      throw Error("VITSCOPE_FAULT must be 'device-lost' or 'device-lost@TEXT' (a test hook), got '" + v + "'");
+    }
+  }
   bool want_validation = options.validate < 0 ? validation_requested() : options.validate > 0;
   if (want_validation && !has_layer(kValidationLayer)) {
     std::fprintf(stderr,
@@ -443,6 +454,12 @@ Context::Context(const ContextOptions& options) : quiet_(options.quiet) {
 
 Context::~Context() { release(); }
 
+namespace {
+std::atomic<size_t> g_teardown_messages{0};
+}  // namespace
+
+size_t teardown_validation_messages() { return g_teardown_messages.load(); }
+
 void Context::release() {
   if (lost_) {
     // Work may still be running on the device: leak everything rather than free it.
@@ -465,6 +482,10 @@ void Context::release() {
   }
   if (instance_) vkDestroyInstance(instance_, nullptr);
   instance_ = VK_NULL_HANDLE;
+  // Messages no submit has turned into an error yet, including the layer's reports of
+  // objects still alive at vkDestroyDevice.
+  std::lock_guard<std::mutex> lock(messages_mutex_);
+  g_teardown_messages += messages_.size() - messages_checked_;
 }
 
 uint32_t Context::find_memory_type(uint32_t type_bits, VkMemoryPropertyFlags want,
@@ -494,6 +515,10 @@ void Context::submit_and_wait(VkCommandBuffer cb, const std::string& what, uint6
   if (r == VK_SUCCESS) r = vkWaitForFences(device_, 1, &fence, VK_TRUE, timeout_ns);
   if (r == VK_TIMEOUT || r == VK_ERROR_DEVICE_LOST) lost_ = true;  // the fence may still be in use
   else vkDestroyFence(device_, fence, nullptr);
+  // Test hook (VITSCOPE_FAULT=device-lost): the work has finished and the fence is freed;
+  // report a loss through the same path as a real one, without marking the context lost.
+  if (r == VK_SUCCESS && fault_device_lost_ && what.find(fault_only_) != std::string::npos)
+    r = VK_ERROR_DEVICE_LOST;
   if (r == VK_TIMEOUT) {
     uint64_t ms = timeout_ns / 1000000;
     std::string t = ms >= 10000 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms";

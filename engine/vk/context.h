@@ -84,6 +84,12 @@ class Context {
   // After a time-out or device loss the context is lost(): the work may still be
   // running, so the destructors skip every Vulkan call (the objects are leaked rather
   // than freed under a running GPU, and nothing waits for it: no hang at exit).
+  //
+  // TEST HOOK (fault injection, docs/hardening.md): VITSCOPE_FAULT, read when the
+  // context is created. `device-lost` makes every submit whose work finished report
+  // VK_ERROR_DEVICE_LOST exactly as a real loss would (same VulkanError, same message);
+  // `device-lost@TEXT` only the submits whose `what` contains TEXT. The device is in
+  // fact idle and intact, so the context is not marked lost() and is freed normally.
   void submit_and_wait(VkCommandBuffer cb, const std::string& what, uint64_t timeout_ns = 0);
   bool lost() const { return lost_; }
 
@@ -110,6 +116,8 @@ class Context {
   bool lost_ = false;
   bool quiet_ = false;
   VkPhysicalDeviceMemoryProperties memory_ = {};
+  bool fault_device_lost_ = false;  // test hook (VITSCOPE_FAULT), see submit_and_wait
+  std::string fault_only_;
 
   mutable std::mutex messages_mutex_;
   std::vector<std::string> messages_;
@@ -122,6 +130,10 @@ class Context {
 
 // Environment helpers shared by the CLI, app and tests.
 bool validation_requested();
+// Validation messages of the contexts destroyed so far that no submit turned into an
+// error: those after the last submit, e.g. VUID-vkDestroyDevice-device-00378 for a
+// Vulkan object nobody destroyed. The test runner fails the run when this is not 0.
+size_t teardown_validation_messages();
 // Time-out for one recorded forward pass: VITSCOPE_GPU_TIMEOUT_MS, default 10 minutes.
 // 0 does not wait at all (the time-out path can be tested on any device).
 uint64_t forward_timeout_ns();
