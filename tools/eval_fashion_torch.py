@@ -19,10 +19,8 @@ from the C++ engine) prints the agreement with PyTorch and lists the disagreeing
 the PyTorch top-2 logit margin (small margins explain float differences).
 """
 import argparse
-import gzip
 import json
 import os
-import struct
 import sys
 
 import numpy as np
@@ -30,17 +28,9 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_ref as R  # noqa: E402
+from train_fashion_vit import read_idx  # noqa: E402  (the training script's IDX reader)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    magic = struct.unpack(">I", data[:4])[0]
-    ndim = magic & 0xFF
-    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
 def main():

@@ -289,17 +289,10 @@ void load_hf(LayoutInput& in, VitConfig& c, VitWeights& w) {
 
   // Patch embedding (C, Cin, P, P).
   const TensorInfo* pe = ts.info(emb + "patch_embeddings.projection.weight");
-  if (pe->shape.size() != 4 || pe->shape[2] != pe->shape[3])
-    throw bad("tensor '" + pe->name + "': expected [C,Cin,P,P] with square patches, found " + pe->shape_str());
-  c.embed_dim = int(pe->shape[0]);
-  c.in_chans = int(pe->shape[1]);
-  c.patch = int(pe->shape[2]);
+  read_patch_embedding(*pe, f.path(), c);
   const int64_t C = c.embed_dim;
   auto check = [&](const char* key, int found, const std::string& tensor) {
-    int v = json_int(j, key, 0, file);
-    if (v > 0 && v != found)
-      throw ModelError(file + ": " + key + " is " + std::to_string(v) + " but tensor '" + tensor + "' implies " +
-                       std::to_string(found));
+    check_config_size(file, key, json_int(j, key, 0, file), found, tensor);
   };
   check("hidden_size", c.embed_dim, pe->name);
   check("num_channels", c.in_chans, pe->name);

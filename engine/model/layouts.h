@@ -34,6 +34,14 @@ std::vector<float> resample_pos_embed(const std::vector<float>& table, int prefi
 // Labels for a 1000-class model without names: ImageNet-1k from assets/labels.
 std::vector<std::string> imagenet_labels();
 
+// Sets embed_dim, in_chans and patch from the patch-embedding weight `pe` (C, Cin, P, P) of
+// `weights_file`; throws naming the tensor unless its patches are square.
+void read_patch_embedding(const TensorInfo& pe, const std::string& weights_file, VitConfig& c);
+// A size a config file states (`stated`, 0 when absent) must equal the one tensor `tensor`
+// implies (`found`); `key` is the name the message shows.
+void check_config_size(const std::string& file, const std::string& key, int stated, int found,
+                       const std::string& tensor);
+
 // JSON helpers with messages that name the config file.
 int json_int(const nlohmann::json& j, const char* key, int fallback, const std::string& file);
 float json_float(const nlohmann::json& j, const char* key, float fallback, const std::string& file);

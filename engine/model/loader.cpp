@@ -86,6 +86,22 @@ int heads_from_name(const std::string& a) {
   return 0;
 }
 
+void read_patch_embedding(const TensorInfo& pe, const std::string& weights_file, VitConfig& c) {
+  if (pe.shape.size() != 4 || pe.shape[2] != pe.shape[3])
+    throw ModelError(weights_file + ": tensor '" + pe.name + "': expected [C,Cin,P,P] with square patches, found " +
+                     pe.shape_str());
+  c.embed_dim = int(pe.shape[0]);
+  c.in_chans = int(pe.shape[1]);
+  c.patch = int(pe.shape[2]);
+}
+
+void check_config_size(const std::string& file, const std::string& key, int stated, int found,
+                       const std::string& tensor) {
+  if (stated > 0 && stated != found)
+    throw ModelError(file + ": " + key + " is " + std::to_string(stated) + " but tensor '" + tensor + "' implies " +
+                     std::to_string(found));
+}
+
 int json_int(const nlohmann::json& j, const char* key, int fallback, const std::string& file) {
   if (!j.is_object() || !j.contains(key) || j[key].is_null()) return fallback;
   if (!j[key].is_number_integer() || j[key].get<int64_t>() < 0 || j[key].get<int64_t>() > (1 << 24))

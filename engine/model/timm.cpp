@@ -16,12 +16,6 @@ int count_blocks(const SafetensorsFile& f, const std::string& prefix, const std:
   return n;
 }
 
-void check_arg(const std::string& file, const char* key, int cfg, int found, const std::string& tensor) {
-  if (cfg > 0 && cfg != found)
-    throw ModelError(file + ": model_args." + key + " is " + std::to_string(cfg) + " but tensor '" +
-                     tensor + "' implies " + std::to_string(found));
-}
-
 std::vector<float> float_list(const nlohmann::json& j, const char* key, std::vector<float> fallback,
                               const std::string& file) {
   if (!j.is_object() || !j.contains(key) || j[key].is_null()) return fallback;
@@ -67,15 +61,14 @@ void load_timm(LayoutInput& in, VitConfig& c, VitWeights& w) {
   c.architecture = j.value("architecture", std::string("vit (timm naming)"));
 
   // Patch embedding: (C, Cin, P, P).
-  const TensorInfo* pe = ts.info("patch_embed.proj.weight");
-  if (pe->shape.size() != 4 || pe->shape[2] != pe->shape[3])
-    throw ModelError(ts.file().path() + ": tensor 'patch_embed.proj.weight': expected [C,Cin,P,P] with square patches, found " + pe->shape_str());
-  c.embed_dim = int(pe->shape[0]);
-  c.in_chans = int(pe->shape[1]);
-  c.patch = int(pe->shape[2]);
-  check_arg(file, "embed_dim", json_int(margs, "embed_dim", 0, file), c.embed_dim, "patch_embed.proj.weight");
-  check_arg(file, "in_chans", json_int(margs, "in_chans", 0, file), c.in_chans, "patch_embed.proj.weight");
-  check_arg(file, "patch_size", json_int(margs, "patch_size", 0, file), c.patch, "patch_embed.proj.weight");
+  read_patch_embedding(*ts.info("patch_embed.proj.weight"), ts.file().path(), c);
+  // model_args sizes must agree with the tensors.
+  auto check_arg = [&](const char* key, int found, const std::string& tensor) {
+    check_config_size(file, std::string("model_args.") + key, json_int(margs, key, 0, file), found, tensor);
+  };
+  check_arg("embed_dim", c.embed_dim, "patch_embed.proj.weight");
+  check_arg("in_chans", c.in_chans, "patch_embed.proj.weight");
+  check_arg("patch_size", c.patch, "patch_embed.proj.weight");
   const int64_t C = c.embed_dim;
 
   c.depth = count_blocks(ts.file(), "blocks.", ".norm1.weight");
@@ -83,7 +76,7 @@ void load_timm(LayoutInput& in, VitConfig& c, VitWeights& w) {
     ts.note_missing("blocks.0.norm1.weight");
     throw ModelError(ts.file().path() + ": tensor 'blocks.0.norm1.weight' is missing (no transformer blocks found)");
   }
-  check_arg(file, "depth", json_int(margs, "depth", 0, file), c.depth, "blocks.*");
+  check_arg("depth", c.depth, "blocks.*");
   const TensorInfo* fc1 = ts.info("blocks.0.mlp.fc1.weight");
   if (!fc1 || fc1->shape.size() != 2)
     throw ModelError(ts.file().path() + ": tensor 'blocks.0.mlp.fc1.weight' is missing or not 2-D");

@@ -43,18 +43,10 @@ void load_torchvision(LayoutInput& in, VitConfig& c, VitWeights& w) {
   c.architecture = j.contains("architecture") && j["architecture"].is_string() ? j["architecture"].get<std::string>()
                                                                                 : std::string("VisionTransformer");
 
-  const TensorInfo* pe = ts.info("conv_proj.weight");
-  if (pe->shape.size() != 4 || pe->shape[2] != pe->shape[3])
-    throw bad("tensor 'conv_proj.weight': expected [C,Cin,P,P] with square patches, found " + pe->shape_str());
-  c.embed_dim = int(pe->shape[0]);
-  c.in_chans = int(pe->shape[1]);
-  c.patch = int(pe->shape[2]);
+  read_patch_embedding(*ts.info("conv_proj.weight"), f.path(), c);
   const int64_t C = c.embed_dim;
   auto check = [&](const char* key, int found, const std::string& tensor) {
-    int v = json_int(j, key, 0, file);
-    if (v > 0 && v != found)
-      throw ModelError(file + ": " + key + " is " + std::to_string(v) + " but tensor '" + tensor + "' implies " +
-                       std::to_string(found));
+    check_config_size(file, key, json_int(j, key, 0, file), found, tensor);
   };
   check("hidden_dim", c.embed_dim, "conv_proj.weight");
   check("patch_size", c.patch, "conv_proj.weight");
