@@ -34,6 +34,7 @@ struct VitModel::Block {
 struct VitModel::Plan {
   int batch = 0;
   bool keep_attention = false;  // any layer's probabilities kept
+  bool profile = false;         // timestamps around every dispatch
   std::vector<bool> kept;       // per layer
   std::vector<std::unique_ptr<vk::Buffer>> owned;
   vk::Buffer* input_staging = nullptr;
@@ -264,7 +265,7 @@ void VitModel::record(Plan& p) {
     p.attn_rb->flush();
   }
 
-  p.rec = std::make_unique<vk::Recorder>(ctx_);
+  p.rec = std::make_unique<vk::Recorder>(ctx_, p.profile);
   vk::Recorder& rec = *p.rec;
   auto V = [](const BufferView& v) { return v; };
   auto O = [](const std::unique_ptr<Tensor>& t) {
@@ -407,11 +408,12 @@ ForwardResult VitModel::forward(const float* input, int batch, const ForwardOpti
                        std::to_string(c.depth) + " layers)");
     kept[size_t(l)] = true;
   }
-  if (!plan_ || plan_->batch != batch || plan_->kept != kept) {
+  if (!plan_ || plan_->batch != batch || plan_->kept != kept || plan_->profile != options.profile) {
     plan_.reset();
     auto p = std::make_unique<Plan>();
     p->batch = batch;
     p->kept = kept;
+    p->profile = options.profile;
     p->keep_attention = std::find(kept.begin(), kept.end(), true) != kept.end();
     record(*p);
     plan_ = std::move(p);

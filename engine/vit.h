@@ -31,6 +31,10 @@ struct ForwardOptions {
   // Also (or, without keep_attention, only) these layers (0-based). Layers not asked for
   // are never written on the device and read as zeros in ForwardResult::attention.
   std::vector<int> attention_layers;
+  // Time every dispatch with timestamp queries (ForwardResult::op_times, gpu_ms). Off by
+  // default: on lavapipe each timestamp flushes the driver's context, ~50 us per dispatch
+  // (a third of the bundled model's latency).
+  bool profile = false;
 };
 
 struct ForwardResult {
@@ -40,8 +44,8 @@ struct ForwardResult {
   std::vector<float> probs;     // (B, K) softmax of the logits; empty when headless
   // (L, B, H, N, N) post-softmax attention, when any layer was asked for (zeros for the others).
   std::vector<float> attention;
-  std::vector<vk::OpTime> op_times;  // GPU time per dispatch (when timestamps exist)
-  double gpu_ms = 0.0;   // sum of op times
+  std::vector<vk::OpTime> op_times;  // GPU time per dispatch (profiled passes on devices with timestamps)
+  double gpu_ms = 0.0;   // sum of op times (0 unless profiled)
   double wall_ms = 0.0;  // submit to fence, as seen by the host
 };
 
@@ -62,7 +66,7 @@ class VitModel {
   double flops_per_image() const;
 
   // input: (B, Cin, H, W) float32, preprocessed. The pass for a (batch, options)
-  // pair is recorded once and replayed on later calls.
+  // pair is recorded once and replayed on later calls (the latest pair is kept).
   ForwardResult forward(const float* input, int batch, const ForwardOptions& options = {});
 
  private:

@@ -742,19 +742,21 @@ TEST_CASE("device lost: an injected VK_ERROR_DEVICE_LOST names the forward pass,
   REQUIRE(pass == "forward pass of vit_fashion_patch4_28");
   std::vector<float> input(size_t(cfg.in_chans) * cfg.img_h * cfg.img_w, 0.25f);
 
-  // The expected progress note comes from a real pass (one timestamp per dispatch),
-  // made once for all the subcases below.
+  // The expected progress note comes from a real profiled pass (one timestamp per
+  // dispatch; `classify` profiles), made once for all the subcases below.
+  ForwardOptions profiled;
+  profiled.profile = true;
   static const std::string expected = [&] {
     vk::Context ctx;
     VitModel model(ctx, load_model(bundled));
-    ForwardResult ok = model.forward(input.data(), 1);
+    ForwardResult ok = model.forward(input.data(), 1, profiled);
     REQUIRE(ok.probs.size() == 10);
     if (!ctx.info().timestamps) return std::string();
     REQUIRE(ok.op_times.size() > 6);  // at least one dispatch per block
     return "Vulkan device lost while running '" + pass + "'; all " + std::to_string(ok.op_times.size()) +
            " dispatches had finished when the timestamps were read";
   }();
-  auto device_lost_error = [&](const std::string& fault, std::string& message) {
+  auto device_lost_error = [&](const std::string& fault, std::string& message, const ForwardOptions& fo) {
     std::unique_ptr<vk::Context> ctx;
     {
       ScopedEnv env("VITSCOPE_FAULT", fault);
@@ -763,7 +765,7 @@ TEST_CASE("device lost: an injected VK_ERROR_DEVICE_LOST names the forward pass,
     int code = 0;
     try {
       VitModel model(*ctx, load_model(bundled));
-      model.forward(input.data(), 1);
+      model.forward(input.data(), 1, fo);
     } catch (const VulkanError& e) {
       code = e.result();
       message = e.what();
@@ -776,15 +778,21 @@ TEST_CASE("device lost: an injected VK_ERROR_DEVICE_LOST names the forward pass,
 
   SUBCASE("library: the forward pass throws VulkanError(VK_ERROR_DEVICE_LOST) naming the pass") {
     std::string msg;
-    CHECK(device_lost_error("device-lost@forward pass", msg) == VK_ERROR_DEVICE_LOST);
+    CHECK(device_lost_error("device-lost@forward pass", msg, profiled) == VK_ERROR_DEVICE_LOST);
     if (!expected.empty())
       CHECK(msg == expected);
     else  // no timestamps: the note lists the first and last dispatch instead
       CHECK(msg.rfind("Vulkan device lost while running '" + pass + "'; ", 0) == 0);
   }
+  SUBCASE("library: an unprofiled pass names its first and last dispatch") {
+    std::string msg;
+    CHECK(device_lost_error("device-lost@forward pass", msg, ForwardOptions{}) == VK_ERROR_DEVICE_LOST);
+    CHECK(msg.rfind("Vulkan device lost while running '" + pass + "'; ", 0) == 0);
+    CHECK(msg.find(" dispatches, from 'patch_embed.unfold' to '") != std::string::npos);
+  }
   SUBCASE("library: a loss during the weight upload names the upload") {
     std::string msg;
-    CHECK(device_lost_error("device-lost", msg) == VK_ERROR_DEVICE_LOST);
+    CHECK(device_lost_error("device-lost", msg, ForwardOptions{}) == VK_ERROR_DEVICE_LOST);
     CHECK(msg == "Vulkan device lost while running 'weight upload'");
   }
   SUBCASE("CLI: one line naming the pass and exit code 1, within the time limit") {

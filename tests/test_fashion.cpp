@@ -149,3 +149,39 @@ TEST_CASE("bundled model in fp16: top-1 agrees with fp32 on the samples and 1000
   }
   test::require_no_validation_messages();
 }
+
+TEST_CASE("CLI: bench --json reports latency, per-op times and memory of the bundled model") {
+  int status = 0;
+  std::string out = run_command("'" VITSCOPE_CLI_PATH "' bench --batch 2 --warmup 1 --iters 3 --json", status);
+  REQUIRE(status == 0);
+  auto j = nlohmann::json::parse(out);
+  const double med = j["latency_ms"]["median"], mn = j["latency_ms"]["min"], mx = j["latency_ms"]["max"];
+  CHECK(mn > 0);
+  CHECK(mn <= med);
+  CHECK(med <= mx);
+  CHECK(double(j["images_per_s"]) == doctest::Approx(2 / (med * 1e-3)).epsilon(1e-6));
+  // The bundled model: C=64, 6 blocks, 28x28 in patches of 4 -> N = 49 + 1 tokens.
+  const double N = 50, C = 64, L = 6, B = 2;
+  const double flops = double(j["gflops"]) * 1e9 * med * 1e-3;
+  CHECK(flops > B * L * 2 * N * C * C * 12);  // at least the Dense layers' multiply-adds
+  CHECK(std::string(j["precision"]) == "fp32");  // auto: fp32 on lavapipe (the CI device)
+  CHECK(!std::string(j["device"]).empty());
+  CHECK(double(j["peak_rss_mb"]) > 10);
+  CHECK(double(j["device_memory_mb"]) > double(j["weights_mb"]));
+  CHECK(double(j["weights_mb"]) > 1.0);  // 1.2 MB of fp32 weights
+  if (j["ops"].empty()) return;  // a device without timestamp queries
+  double percent = 0;
+  bool saw_qkv = false;
+  for (const auto& op : j["ops"]) {
+    percent += double(op["percent"]);
+    CHECK(double(op["ms"]) >= 0);
+    if (op["name"] == "attn.qkv") {
+      saw_qkv = true;
+      CHECK(int(op["count"]) == int(L));  // per forward, summed over the blocks
+      const double qkv_flops = B * L * 2 * N * C * 3 * C;
+      CHECK(double(op["gflops"]) * 1e9 * double(op["ms"]) * 1e-3 == doctest::Approx(qkv_flops).epsilon(1e-6));
+    }
+  }
+  CHECK(saw_qkv);
+  CHECK(percent == doctest::Approx(100).epsilon(1e-6));
+}

@@ -123,6 +123,7 @@ void register_classify(CLI::App& app, Action& run) {
       VitModel model(ctx, std::move(lm), choose_precision(ctx.info(), o->model.precision));
       ForwardOptions fo;
       fo.keep_attention = !o->attention_out.empty();
+      fo.profile = true;  // one pass: per-op times for --json and the GPU time line
       ForwardResult r = model.forward(pre.tensor.data(), batch, fo);
 
       const int K = r.outputs;

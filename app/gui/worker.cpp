@@ -154,6 +154,7 @@ InferenceResult InferenceWorker::process(uint64_t id, const InferenceRequest& r)
       stage("Running the forward pass", 0.6f);
       ForwardOptions fo;
       fo.keep_attention = true;
+      fo.profile = true;  // the timings panel
       out.forward = model_->forward(pre.tensor.data(), 1, fo);
       stage("Done", 1.0f);
       out.original = std::move(im);
