@@ -317,10 +317,21 @@ void VitModel::record(Plan& p) {
   for (uint32_t l = 0; l < L; ++l) {
     const Block& b = blocks_[l];
     std::string name = "block" + std::to_string(l);
+    // LN(x) feeding a Dense layer: fused into the layer's read of x where that pays (narrow
+    // layers on CPU devices), else a LayerNorm pass into p.ln.
+    auto normed_dense = [&](const std::unique_ptr<Tensor>& g, const std::unique_ptr<Tensor>& beta,
+                            ops::LinearArgs a, const std::string& norm_label) {
+      a.ln = ops::FusedLayerNorm{g->view(), beta->view(), c.eps};
+      if (ops::linear_fuses_layernorm(ctx_.info(), a)) return a;
+      ops::layernorm(ctx_, rec, {V(p.x), g->view(), beta->view(), V(p.ln), rows, C, 0, 0, c.eps}, norm_label);
+      a.ln.reset();
+      a.x = V(p.ln);
+      return a;
+    };
     // z'_l = MSA(LN(z_{l-1})) + z_{l-1}                                       (eq. 2)
-    ops::layernorm(ctx_, rec, {V(p.x), b.norm1_w->view(), b.norm1_b->view(), V(p.ln), rows, C, 0, 0, c.eps},
-                   name + ".norm1");
-    ops::linear(ctx_, rec, dense(V(p.ln), b.qkv_w, b.qkv_b, V(p.qkv), rows, 3 * C, C), name + ".attn.qkv");
+    ops::LinearArgs qkv = normed_dense(b.norm1_w, b.norm1_b, dense(V(p.x), b.qkv_w, b.qkv_b, V(p.qkv), rows, 3 * C, C),
+                                       name + ".norm1");
+    ops::linear(ctx_, rec, qkv, name + (qkv.ln ? ".norm1+attn.qkv" : ".attn.qkv"));
     ops::AttentionArgs attn{V(p.qkv), p.prob[l], V(p.attn_out), B, N, H, D};
     attn.write_prob = p.kept[l];
     ops::attention(ctx_, rec, attn, name + ".attn");
@@ -329,11 +340,10 @@ void VitModel::record(Plan& p) {
     proj.residual = true;
     ops::linear(ctx_, rec, proj, name + ".attn.proj+residual");
     // z_l = MLP(LN(z'_l)) + z'_l                                               (eq. 3)
-    ops::layernorm(ctx_, rec, {V(p.x), b.norm2_w->view(), b.norm2_b->view(), V(p.ln), rows, C, 0, 0, c.eps},
-                   name + ".norm2");
-    ops::LinearArgs fc1 = dense(V(p.ln), b.fc1_w, b.fc1_b, V(p.hidden), rows, M, C);
+    ops::LinearArgs fc1 = normed_dense(b.norm2_w, b.norm2_b, dense(V(p.x), b.fc1_w, b.fc1_b, V(p.hidden), rows, M, C),
+                                       name + ".norm2");
     fc1.act = ops::Activation::Gelu;
-    ops::linear(ctx_, rec, fc1, name + ".mlp.fc1+gelu");
+    ops::linear(ctx_, rec, fc1, name + (fc1.ln ? ".norm2+mlp.fc1+gelu" : ".mlp.fc1+gelu"));
     ops::LinearArgs fc2 = dense(V(p.hidden), b.fc2_w, b.fc2_b, V(p.x), rows, C, M);
     fc2.gamma = O(b.ls2);
     fc2.residual = true;

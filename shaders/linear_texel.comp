@@ -9,10 +9,16 @@
 //    share them with subgroupBroadcast, then fetch their own W rows.
 // W may be an RGBA16F view (fp16 weights, half the bytes per fetch): texelFetch returns the
 // same vec4 either way and the arithmetic stays fp32.
+// LN = 1 fuses the LayerNorm before the layer into the read of x: each subgroup first takes
+// the mean and (two-pass) variance of its RM rows with subgroupAdd, then normalises every
+// vec4 of x it fetches, (x - mean) * rstd * ln_gamma + ln_beta, as layernorm.comp does. The
+// statistics are recomputed by every column tile, so this pays only for narrow layers, where
+// a separate LayerNorm dispatch costs more than the arithmetic (ops::linear_fuses_layernorm).
 // Needs K, lda and ldw multiples of 4 (vec4 texels) and the views aligned to 16 bytes.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_ballot : require
+#extension GL_KHR_shader_subgroup_arithmetic : enable
 #include "common.glsl"
 
 layout(local_size_x_id = 4, local_size_y_id = 5) in;
@@ -24,6 +30,7 @@ layout(constant_id = 3) const uint HAS_GAMMA = 0;
 layout(constant_id = 4) const uint SG = 8;   // lanes per subgroup == local_size_x
 layout(constant_id = 5) const uint WY = 1;   // subgroups per workgroup
 layout(constant_id = 6) const uint CN = 8;   // columns per lane (<= CN_MAX)
+layout(constant_id = 7) const uint LN = 0;   // LayerNorm fused into the read of x
 
 #define RM 4
 #define CN_MAX 16
@@ -33,15 +40,48 @@ layout(binding = 1) uniform samplerBuffer W;  // (N, ldw) floats as vec4 texels
 layout(std430, binding = 2) readonly buffer B { float bias[]; };
 layout(std430, binding = 3) readonly buffer G { float gamma[]; };
 layout(std430, binding = 4) buffer Y { float y[]; };
+layout(binding = 5) uniform samplerBuffer LNG;  // (K) LayerNorm weight, when LN = 1
+layout(binding = 6) uniform samplerBuffer LNB;  // (K) LayerNorm bias
 
 layout(push_constant) uniform Push {
   uint M, N, K, lda, ldw, ldy;
   float alpha;
+  float eps;  // LayerNorm epsilon (LN = 1)
 } p;
 
 float acc[RM][CN_MAX];
 vec4 xv[RM];
 int wrow[CN_MAX];
+float mean[RM], rstd[RM];
+
+// x texels kb + lane of the RM rows (LayerNorm applied when LN = 1); zeros where `valid` is false.
+void fetch_x(int xrow[RM], uint kb, bool valid) {
+  vec4 g = vec4(1.0), b = vec4(0.0);
+  if (LN != 0u && valid) {
+    g = texelFetch(LNG, int(kb + gl_SubgroupInvocationID));
+    b = texelFetch(LNB, int(kb + gl_SubgroupInvocationID));
+  }
+  for (uint r = 0; r < RM; ++r) {
+    vec4 v = valid ? texelFetch(X, xrow[r] + int(kb + gl_SubgroupInvocationID)) : vec4(0.0);
+    xv[r] = LN != 0u && valid ? (v - mean[r]) * rstd[r] * g + b : v;
+  }
+}
+
+// Mean and 1/sqrt(var + eps) of each of the RM rows over K (two passes, like layernorm.comp).
+void row_stats(int xrow[RM], uint K4) {
+  uint lane = gl_SubgroupInvocationID;
+  for (uint r = 0; r < RM; ++r) {
+    vec4 s = vec4(0.0);
+    for (uint k4 = lane; k4 < K4; k4 += SG) s += texelFetch(X, xrow[r] + int(k4));
+    mean[r] = subgroupAdd(s.x + s.y + s.z + s.w) / float(p.K);
+    vec4 q = vec4(0.0);
+    for (uint k4 = lane; k4 < K4; k4 += SG) {
+      vec4 d = texelFetch(X, xrow[r] + int(k4)) - mean[r];
+      q += d * d;
+    }
+    rstd[r] = inversesqrt(subgroupAdd(q.x + q.y + q.z + q.w) / float(p.K) + p.eps);
+  }
+}
 
 // One vec4 step along K: broadcast lane I's x values and multiply with this lane's W rows.
 #define STEP(I, K4BASE, LIMIT)                                           \
@@ -69,11 +109,12 @@ void main() {
   for (uint j = 0; j < CN; ++j) wrow[j] = int(min(n0 + lane + SG * j, p.N - 1u) * ldw4);
   for (uint r = 0; r < RM; ++r)
     for (uint j = 0; j < CN; ++j) acc[r][j] = 0.0;
+  if (LN != 0u) row_stats(xrow, K4);
 
   uint kb = 0;
   // Full blocks of SG vec4s: no bounds checks in the unrolled steps.
   for (; kb + SG <= K4; kb += SG) {
-    for (uint r = 0; r < RM; ++r) xv[r] = texelFetch(X, xrow[r] + int(kb + lane));
+    fetch_x(xrow, kb, true);
     STEP(0, kb, SG) STEP(1, kb, SG) STEP(2, kb, SG) STEP(3, kb, SG)
     STEP(4, kb, SG) STEP(5, kb, SG) STEP(6, kb, SG) STEP(7, kb, SG)
     STEP(8, kb, SG) STEP(9, kb, SG) STEP(10, kb, SG) STEP(11, kb, SG)
@@ -82,8 +123,7 @@ void main() {
   // The last partial block (K4 not a multiple of SG).
   if (kb < K4) {
     uint rest = K4 - kb;
-    for (uint r = 0; r < RM; ++r)
-      xv[r] = lane < rest ? texelFetch(X, xrow[r] + int(kb + lane)) : vec4(0.0);
+    fetch_x(xrow, kb, lane < rest);
     STEP(0, kb, rest) STEP(1, kb, rest) STEP(2, kb, rest) STEP(3, kb, rest)
     STEP(4, kb, rest) STEP(5, kb, rest) STEP(6, kb, rest) STEP(7, kb, rest)
     STEP(8, kb, rest) STEP(9, kb, rest) STEP(10, kb, rest) STEP(11, kb, rest)

@@ -175,7 +175,8 @@ TEST_CASE("CLI: bench --json reports latency, per-op times and memory of the bun
   for (const auto& op : j["ops"]) {
     percent += double(op["percent"]);
     CHECK(double(op["ms"]) >= 0);
-    if (op["name"] == "attn.qkv") {
+    const std::string name = op["name"];
+    if (name == "attn.qkv" || name == "norm1+attn.qkv") {  // LayerNorm fused into it on CPU devices
       saw_qkv = true;
       CHECK(int(op["count"]) == int(L));  // per forward, summed over the blocks
       const double qkv_flops = B * L * 2 * N * C * 3 * C;

@@ -28,6 +28,7 @@ struct Shape {
   bool bias = true, residual = false, gamma = false;
   float alpha = 1.0f;
   int lda = 0, ldy = 0, ldw = 0;
+  bool ln = false;  // LayerNorm fused into the read of x
 };
 
 // Weight precision of a linear test: fp32, fp16 weights, fp16 weights and fp16 arithmetic.
@@ -47,7 +48,7 @@ std::unique_ptr<vk::Buffer> to_device_half(const std::vector<float>& v, const st
 }
 
 std::string describe(const Shape& s, ops::LinearKernel k, Mode mode = Mode::F32) {
-  return std::string(ops::linear_kernel_name(k)) + " " + mode_name(mode) + " M=" + std::to_string(s.M) + " N=" + std::to_string(s.N) +
+  return std::string(ops::linear_kernel_name(k)) + (s.ln ? "+ln" : "") + " " + mode_name(mode) + " M=" + std::to_string(s.M) + " N=" + std::to_string(s.N) +
          " K=" + std::to_string(s.K);
 }
 
@@ -64,6 +65,12 @@ void check_linear(const Shape& s, ops::LinearKernel k, uint32_t seed, Mode mode 
   auto b = test::random_vector(size_t(s.N), seed + 2, 0.5f);
   auto g = test::random_vector(size_t(s.N), seed + 3, 0.3f, 1.0f);
   auto y0 = test::random_vector(size_t(s.M) * ldy, seed + 4);
+  // A fused LayerNorm gets rows far from zero mean and unit variance, as residual streams are.
+  auto lng = test::random_vector(size_t(s.K), seed + 5, 0.5f, 1.5f);
+  auto lnb = test::random_vector(size_t(s.K), seed + 6, 0.5f);
+  if (s.ln)
+    for (int m = 0; m < s.M; ++m)
+      for (int kk = 0; kk < s.K; ++kk) x[size_t(m) * lda + kk] = 3.0f + 4.0f * x[size_t(m) * lda + kk] + 0.1f * float(m % 7);
   if (mode != Mode::F32)
     for (float& v : w) v = round_half(v);
   // Padding must never be read (fp16 has no 1e30: its largest finite value).
@@ -73,7 +80,9 @@ void check_linear(const Shape& s, ops::LinearKernel k, uint32_t seed, Mode mode 
   auto dw = mode == Mode::F32 ? test::to_device(wpad, "w") : to_device_half(wpad, "w");
   auto dx = test::to_device(x, "x"), db = test::to_device(b, "b"),
        dg = test::to_device(g, "gamma"), dy = test::to_device(y0, "y");
+  auto dlng = test::to_device(lng, "ln gamma"), dlnb = test::to_device(lnb, "ln beta");
   ops::LinearArgs a;
+  if (s.ln) a.ln = ops::FusedLayerNorm{view(dlng), view(dlnb), 1e-6f};
   a.x = view(dx);
   a.w = view(dw);
   if (s.bias) a.bias = view(db);
@@ -103,7 +112,10 @@ void check_linear(const Shape& s, ops::LinearKernel k, uint32_t seed, Mode mode 
   std::vector<float> xs(size_t(s.M) * s.K), t(size_t(s.M) * s.N);
   for (int m = 0; m < s.M; ++m)
     for (int kk = 0; kk < s.K; ++kk)
-      xs[size_t(m) * s.K + kk] = mode == Mode::F16Math ? round_half(x[size_t(m) * lda + kk]) : x[size_t(m) * lda + kk];
+      xs[size_t(m) * s.K + kk] = x[size_t(m) * lda + kk];
+  if (s.ln) ref::layernorm(xs.data(), lng.data(), lnb.data(), xs.data(), s.M, s.K, 1e-6f);
+  if (mode == Mode::F16Math)
+    for (float& v : xs) v = round_half(v);
   ref::linear(xs.data(), w.data(), s.bias ? b.data() : nullptr, t.data(), s.M, s.N, s.K);
   std::vector<float> want = y0, bound(y0.size(), 0.0f);
   if (mode == Mode::F16Math)
@@ -206,6 +218,31 @@ TEST_CASE("linear kernels: fp16 weights and fp16 arithmetic, every variant the d
     check_linear({197, 768, 3072, ops::Activation::Gelu}, ops::choose_linear_kernel(info, a), 900, Mode::F16);
 }
 
+TEST_CASE("linear kernels: LayerNorm fused into the texel kernel's read of x, against LN then linear") {
+  const auto& info = context().info();
+  ops::LinearArgs probe = shape_args(4, 4, 4);
+  probe.ln = ops::FusedLayerNorm{};
+  probe.ln->gamma = probe.ln->beta = probe.x;
+  if (!ops::linear_kernel_supported(info, probe, ops::LinearKernel::Texel)) {
+    MESSAGE("skipping: this device cannot run the texel kernel with a fused LayerNorm");
+    return;
+  }
+  uint32_t seed = 1300;
+  for (Shape s : odd_shapes()) {
+    s.ln = true;
+    check_linear(s, ops::LinearKernel::Texel, seed += 10);
+  }
+  // The bundled model's and ViT-S/16's qkv and fc1 (the layers that fuse it), fp32 and fp16.
+  for (Mode mode : {Mode::F32, Mode::F16}) {
+    Shape qkv{50, 192, 64}, fc1{197, 1536, 384, ops::Activation::Gelu};
+    qkv.ln = fc1.ln = true;
+    probe.w_format = mode == Mode::F32 ? ops::WeightFormat::F32 : ops::WeightFormat::F16;
+    if (!ops::linear_kernel_supported(info, probe, ops::LinearKernel::Texel)) continue;
+    check_linear(qkv, ops::LinearKernel::Texel, 1400, mode);
+    check_linear(fc1, ops::LinearKernel::Texel, 1410, mode);
+  }
+}
+
 TEST_CASE("linear kernels: K not a multiple of 4 falls back to the portable kernel") {
   auto& ctx = context();
   ops::LinearArgs a = shape_args(197, 13, 75);
@@ -246,6 +283,23 @@ TEST_CASE("linear kernel selection per device class") {
   ops::LinearArgs odd_lda = shape_args(197, 768, 768);
   odd_lda.lda = 770;
   CHECK(ops::choose_linear_kernel(lavapipe, odd_lda) == K::Portable);
+
+  // A LayerNorm is fused into narrow layers on CPU devices only.
+  auto with_ln = [](ops::LinearArgs a) {
+    a.ln = ops::FusedLayerNorm{};
+    return a;
+  };
+  CHECK(ops::linear_fuses_layernorm(lavapipe, with_ln(shape_args(50, 192, 64))));      // bundled qkv
+  CHECK(ops::linear_fuses_layernorm(lavapipe, with_ln(shape_args(197, 768, 192))));    // ViT-Ti fc1: 6 tiles
+  CHECK_FALSE(ops::linear_fuses_layernorm(lavapipe, with_ln(shape_args(197, 1536, 384))));  // ViT-S fc1: 12
+  CHECK_FALSE(ops::linear_fuses_layernorm(lavapipe, with_ln(shape_args(197, 2304, 768))));  // ViT-B qkv: 18
+  CHECK_FALSE(ops::linear_fuses_layernorm(lavapipe, shape_args(50, 192, 64)));         // no LayerNorm asked
+  CHECK_FALSE(ops::linear_fuses_layernorm(gpu, with_ln(shape_args(50, 192, 64))));
+  auto cpu_no_arith = lavapipe;
+  cpu_no_arith.subgroup_arithmetic = false;  // the statistics need subgroupAdd
+  CHECK_FALSE(ops::linear_fuses_layernorm(cpu_no_arith, with_ln(shape_args(50, 192, 64))));
+  CHECK_FALSE(ops::linear_fuses_layernorm(lavapipe, with_ln(shape_args(50, 192, 66))));  // K % 4 != 0
+  CHECK_FALSE(ops::linear_kernel_supported(gpu, with_ln(shape_args(50, 192, 64)), K::TiledMedium));
 
   // GPUs: tile size by shape, never the CPU kernel.
   CHECK(ops::choose_linear_kernel(gpu, shape_args(64 * 197, 3072, 768)) == K::TiledLarge);

@@ -12,6 +12,7 @@ namespace {
 struct Push {
   uint32_t M, N, K, lda, ldw, ldy;
   float alpha;
+  float eps;  // fused LayerNorm (texel kernel)
 };
 
 constexpr uint32_t kRowsPerSubgroup = 4;  // RM in linear_texel.comp
@@ -54,6 +55,7 @@ bool linear_kernel_supported(const vk::DeviceInfo& d, const LinearArgs& a, Linea
   uint32_t lda = a.lda ? a.lda : a.K, ldw = a.ldw ? a.ldw : a.K;
   const bool f16 = a.w_format == WeightFormat::F16;
   if (a.math_f16 && !f16) return false;
+  if (a.ln && k != LinearKernel::Texel && k != LinearKernel::Auto) return false;
   switch (k) {
     case LinearKernel::Auto: return true;
     case LinearKernel::Portable:
@@ -64,7 +66,8 @@ bool linear_kernel_supported(const vk::DeviceInfo& d, const LinearArgs& a, Linea
       bool sg_ok = d.subgroup_ballot && (sg == 4 || sg == 8 || sg == 16) &&
                    sg * 4 <= d.max_workgroup_invocations;
       uint64_t align = std::max<uint64_t>(16, d.min_texel_offset_alignment);
-      return sg_ok && a.K % 4 == 0 && lda % 4 == 0 && ldw % 4 == 0 && aligned(a.x, align) &&
+      bool ln_ok = !a.ln || (d.subgroup_arithmetic && aligned(a.ln->gamma, align) && aligned(a.ln->beta, align));
+      return sg_ok && ln_ok && a.K % 4 == 0 && lda % 4 == 0 && ldw % 4 == 0 && aligned(a.x, align) &&
              aligned(a.w, align);
     }
     case LinearKernel::TiledSmall:
@@ -77,8 +80,24 @@ bool linear_kernel_supported(const vk::DeviceInfo& d, const LinearArgs& a, Linea
   return false;
 }
 
+namespace {
+// Columns per lane of the texel kernel: 16 measured ~20% faster than 8 on lavapipe (fewer x
+// broadcasts per W fetch); narrow outputs (heads) take fewer so that fewer lanes idle.
+uint32_t texel_columns(uint32_t sg, uint32_t N) { return N <= sg * 4 ? 4u : N <= sg * 8 ? 8u : 16u; }
+}  // namespace
+
+bool linear_fuses_layernorm(const vk::DeviceInfo& d, const LinearArgs& a) {
+  if (!a.ln || !linear_kernel_supported(d, a, LinearKernel::Texel)) return false;
+  LinearArgs plain = a;  // only where the texel kernel would run this layer anyway (CPU devices)
+  plain.ln.reset();
+  if (choose_linear_kernel(d, plain) != LinearKernel::Texel) return false;
+  const uint32_t sg = d.subgroup_size;
+  return ceil_div(a.N, sg * texel_columns(sg, a.N)) <= 8;
+}
+
 LinearKernel choose_linear_kernel(const vk::DeviceInfo& d, const LinearArgs& a) {
   if (a.kernel != LinearKernel::Auto) return a.kernel;
+  if (a.ln) return LinearKernel::Texel;  // the only one that can; linear() reports what is missing
   if (d.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU) {
     // Shared memory is emulated on CPU drivers and tiling through it is ~50x slower there.
     // Only fp16 arithmetic, which just the tiled kernel has, ends up there.
@@ -108,21 +127,22 @@ void linear(vk::Context& ctx, vk::Recorder& rec, const LinearArgs& a, std::strin
   if (!linear_kernel_supported(d, a, k))
     throw Error(label + ": the " + linear_kernel_name(k) + " linear kernel cannot run M=" + std::to_string(a.M) +
                 " N=" + std::to_string(a.N) + " K=" + std::to_string(a.K) +
-                (a.math_f16 ? " with fp16 arithmetic" : f16 ? " with fp16 weights" : "") + " on " + d.name);
+                (a.math_f16 ? " with fp16 arithmetic" : f16 ? " with fp16 weights" : "") +
+                (a.ln ? " with a fused LayerNorm" : "") + " on " + d.name);
   vk::BufferView dummy{&ctx.dummy_buffer(), 0, 0};
-  Push p{a.M, a.N, a.K, a.lda ? a.lda : a.K, a.ldw ? a.ldw : a.K, a.ldy ? a.ldy : a.N, a.alpha};
+  Push p{a.M, a.N, a.K, a.lda ? a.lda : a.K, a.ldw ? a.ldw : a.K, a.ldy ? a.ldy : a.N, a.alpha,
+         a.ln ? a.ln->eps : 0.0f};
   std::vector<uint32_t> spec{a.bias ? 1u : 0u, uint32_t(a.act), a.residual ? 1u : 0u, a.gamma ? 1u : 0u};
   ShaderId shader;
   std::vector<Slot> slots{Slot::Storage, Slot::Storage, Slot::Storage, Slot::Storage, Slot::Storage};
   uint32_t gx, gy;
   if (k == LinearKernel::Texel) {
-    // 16 columns per lane measured ~20% faster than 8 on lavapipe (fewer x broadcasts per
-    // W fetch); narrow outputs (heads) take fewer so that fewer lanes idle.
-    uint32_t sg = d.subgroup_size, wy = 1, cn = a.N <= sg * 4 ? 4u : a.N <= sg * 8 ? 8u : 16u;
-    spec.insert(spec.end(), {sg, wy, cn});
+    uint32_t sg = d.subgroup_size, wy = 1, cn = texel_columns(sg, a.N);
+    spec.insert(spec.end(), {sg, wy, cn, a.ln ? 1u : 0u});
     shader = ShaderId::linear_texel;
     slots[0] = Slot::TexelFloat;
     slots[1] = f16 ? Slot::TexelHalf : Slot::TexelFloat;
+    slots.insert(slots.end(), {Slot::TexelFloat, Slot::TexelFloat});
     gx = ceil_div(a.N, sg * cn);
     gy = ceil_div(a.M, kRowsPerSubgroup * wy);
   } else if (k == LinearKernel::Portable) {
@@ -137,8 +157,14 @@ void linear(vk::Context& ctx, vk::Recorder& rec, const LinearArgs& a, std::strin
     gy = ceil_div(a.M, t.bm);
   }
   const auto& pipe = ctx.pipelines().get({shader, slots, sizeof(Push), spec});
-  rec.dispatch(pipe, {a.x, a.w, a.bias.value_or(dummy), a.gamma.value_or(dummy), a.y}, p, gx, gy, 1,
-               std::move(label));
+  if (k == LinearKernel::Texel) {
+    vk::BufferView g = a.ln ? a.ln->gamma : dummy, b = a.ln ? a.ln->beta : dummy;
+    rec.dispatch(pipe, {a.x, a.w, a.bias.value_or(dummy), a.gamma.value_or(dummy), a.y, g, b}, p, gx, gy, 1,
+                 std::move(label));
+  } else {
+    rec.dispatch(pipe, {a.x, a.w, a.bias.value_or(dummy), a.gamma.value_or(dummy), a.y}, p, gx, gy, 1,
+                 std::move(label));
+  }
 }
 
 }  // namespace vitscope::ops

@@ -22,6 +22,13 @@ const char* linear_kernel_name(LinearKernel k);
 
 enum class WeightFormat : uint8_t { F32, F16 };
 
+// A LayerNorm applied to every row of x as the linear kernel reads it (Texel kernel only):
+// y = LN(x) W^T + b without a separate LayerNorm pass.
+struct FusedLayerNorm {
+  vk::BufferView gamma, beta;  // (K)
+  float eps = 1e-6f;
+};
+
 struct LinearArgs {
   vk::BufferView x;      // (M, K), rows lda floats apart
   vk::BufferView w;      // (N, K), PyTorch layout, rows ldw floats apart
@@ -35,6 +42,7 @@ struct LinearArgs {
   float alpha = 1.0f;     // scales the result before the residual add
   WeightFormat w_format = WeightFormat::F32;  // element type of w (ldw counts elements)
   bool math_f16 = false;  // fp16 products and sums within a K slice (needs w_format F16)
+  std::optional<FusedLayerNorm> ln;  // normalise the rows of x first (needs the Texel kernel)
   LinearKernel kernel = LinearKernel::Auto;  // force one (tests); Auto: choose_linear_kernel
 };
 
@@ -48,6 +56,12 @@ bool linear_kernel_supported(const vk::DeviceInfo& d, const LinearArgs& a, Linea
 // stride is a multiple of 512 alias in the L1 cache when the lanes gather them, so they get
 // 32 floats of padding.
 uint32_t linear_weight_stride(const vk::DeviceInfo& d, uint32_t K);
+
+// Whether the LayerNorm before `a` should be fused into its read of x (a.ln set) on `d`:
+// when the Texel kernel runs it and the layer is narrow enough that recomputing the row
+// statistics in each column tile costs less than a LayerNorm pass (<= 8 column tiles; on
+// lavapipe ViT-Ti/16 measured ~10% faster fused, ViT-S/16 at 9-12 tiles the same either way).
+bool linear_fuses_layernorm(const vk::DeviceInfo& d, const LinearArgs& a);
 
 void linear(vk::Context& ctx, vk::Recorder& rec, const LinearArgs& a, std::string label);
 
