@@ -101,14 +101,23 @@ TEST_CASE("linear: ViT-B/16 shapes") {
   run_linear({197, 768, 3072, ops::Activation::None, true, true}, 23);  // fc2 + residual
 }
 
-TEST_CASE("layernorm: rows with strides, both kernels") {
+TEST_CASE("layernorm: rows with strides, every kernel") {
   auto& ctx = context();
-  for (auto kernel : {ops::LayerNormKernel::Rows, ops::LayerNormKernel::Subgroup})
+  const char* names[] = {"auto", "rows", "subgroup", "texel"};
+  for (auto kernel : {ops::LayerNormKernel::Rows, ops::LayerNormKernel::Subgroup, ops::LayerNormKernel::Texel})
   for (auto [rows, C, ldx] : {std::tuple{197, 75, 75}, std::tuple{4, 768, 768 * 3}, std::tuple{1, 1, 1},
-                              std::tuple{7, 1000, 1001}}) {
+                              std::tuple{7, 1000, 1001}, std::tuple{50, 64, 64}, std::tuple{9, 192, 196}}) {
     if (!ops::layernorm_kernel_supported(ctx.info(), kernel)) {
       MESSAGE("skipping the subgroup LayerNorm kernel: no subgroup arithmetic on this device");
       break;
+    }
+    ops::LayerNormArgs shape;
+    shape.C = uint32_t(C);
+    shape.ldx = uint32_t(ldx);
+    if (!ops::layernorm_kernel_supported(ctx.info(), shape, kernel)) {
+      CHECK(kernel == ops::LayerNormKernel::Texel);  // only it has shape limits
+      CHECK((C % 4 != 0 || ldx % 4 != 0));
+      continue;
     }
     auto x = test::random_vector(size_t(rows) * ldx, 30, 2.0f, 0.7f);
     auto g = test::random_vector(size_t(C), 31, 0.2f, 1.0f), b = test::random_vector(size_t(C), 32, 0.2f);
@@ -126,8 +135,7 @@ TEST_CASE("layernorm: rows with strides, both kernels") {
       for (int c = 0; c < C; ++c) xs[size_t(r) * C + c] = x[size_t(r) * ldx + c];
     ref::layernorm(xs.data(), g.data(), b.data(), want.data(), rows, C, 1e-6f);
     test::check_close(test::from_device(*dy, want.size()), want, 1e-5, 1e-5,
-                      std::string(kernel == ops::LayerNormKernel::Rows ? "rows" : "subgroup") +
-                          " layernorm C=" + std::to_string(C));
+                      std::string(names[int(kernel)]) + " layernorm C=" + std::to_string(C));
   }
   test::require_no_validation_messages();
 }
@@ -141,9 +149,20 @@ TEST_CASE("layernorm kernel selection per device class") {
     d->subgroup_arithmetic = true;
     d->max_workgroup_invocations = 1024;
   }
+  cpu.min_texel_offset_alignment = cpu.min_storage_offset_alignment = 16;
   ops::LayerNormArgs a;
-  CHECK(ops::choose_layernorm_kernel(cpu, a) == ops::LayerNormKernel::Rows);
+  a.C = 768;
+  CHECK(ops::choose_layernorm_kernel(cpu, a) == ops::LayerNormKernel::Texel);
   CHECK(ops::choose_layernorm_kernel(gpu, a) == ops::LayerNormKernel::Subgroup);
+  ops::LayerNormArgs odd = a;
+  odd.C = 75;  // not whole texels
+  CHECK(ops::choose_layernorm_kernel(cpu, odd) == ops::LayerNormKernel::Rows);
+  ops::LayerNormArgs strided = a;
+  strided.ldx = 770;
+  CHECK(ops::choose_layernorm_kernel(cpu, strided) == ops::LayerNormKernel::Rows);
+  ops::LayerNormArgs shifted = a;
+  shifted.x.offset = 8;  // not on a texel-offset boundary
+  CHECK(ops::choose_layernorm_kernel(cpu, shifted) == ops::LayerNormKernel::Rows);
   gpu.subgroup_arithmetic = false;
   CHECK(ops::choose_layernorm_kernel(gpu, a) == ops::LayerNormKernel::Rows);
 }
