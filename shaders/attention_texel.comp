@@ -29,7 +29,7 @@ layout(constant_id = 4) const uint WRITE_P = 0;  // also write the probabilities
 
 layout(binding = 0) uniform samplerBuffer QKV;  // (B*N, 3C) floats as vec4 texels
 layout(std430, binding = 1) writeonly buffer P { float prob[]; };  // (B, H, N, N)
-layout(std430, binding = 2) writeonly buffer O { float outp[]; };  // (B*N, C)
+layout(std430, binding = 2) writeonly buffer O { vec4 outp[]; };  // (B*N, C), a vec4 per store
 
 layout(push_constant) uniform Push {
   uint N, H, D, C;
@@ -188,16 +188,11 @@ void main() {
     uint i = i0 + r;
     if (i >= p.N) break;
     float inv = WRITE_P == 0u ? 1.0 / lsum[r] : 1.0;
-    uint obase = (kbase + i) * p.C + h * p.D;
+    uint obase4 = ((kbase + i) * p.C + h * p.D) / 4u;
     for (uint db = 0; db < DB; ++db) {
       int d4 = int(db * SG + lane);
       if (d4 >= D4) continue;
-      vec4 v = o[r][db] * inv;
-      uint oo = obase + uint(d4) * 4u;
-      outp[oo] = v.x;
-      outp[oo + 1u] = v.y;
-      outp[oo + 2u] = v.z;
-      outp[oo + 3u] = v.w;
+      outp[obase4 + uint(d4)] = o[r][db] * inv;
     }
   }
 }

@@ -14,6 +14,10 @@
 // vec4 of x it fetches, (x - mean) * rstd * ln_gamma + ln_beta, as layernorm.comp does. The
 // statistics are recomputed by every column tile, so this pays only for narrow layers, where
 // a separate LayerNorm dispatch costs more than the arithmetic (ops::linear_fuses_layernorm).
+// Built twice: linear_texel stores y a float at a time (any N); linear_texel_v4 (VEC4_OUT)
+// gives each lane runs of 4 adjacent columns, reads bias and LayerScale as texels and loads
+// and stores y a vec4 at a time (N and ldy multiples of 4): on lavapipe every SSBO access
+// is a loop over the lanes, so this quarters the epilogue's loops, which matter for small K.
 // Needs K, lda and ldw multiples of 4 (vec4 texels) and the views aligned to 16 bytes.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
@@ -37,9 +41,16 @@ layout(constant_id = 7) const uint LN = 0;   // LayerNorm fused into the read of
 
 layout(binding = 0) uniform samplerBuffer X;  // (M, lda) floats as vec4 texels
 layout(binding = 1) uniform samplerBuffer W;  // (N, ldw) floats as vec4 texels
+#ifdef VEC4_OUT
+layout(binding = 2) uniform samplerBuffer BIAS;   // (N)
+layout(binding = 3) uniform samplerBuffer GAMMA;  // (N)
+layout(std430, binding = 4) buffer Y { vec4 y4[]; };
+layout(binding = 7) uniform samplerBuffer YIN;  // y itself, read for the residual add
+#else
 layout(std430, binding = 2) readonly buffer B { float bias[]; };
 layout(std430, binding = 3) readonly buffer G { float gamma[]; };
 layout(std430, binding = 4) buffer Y { float y[]; };
+#endif
 layout(binding = 5) uniform samplerBuffer LNG;  // (K) LayerNorm weight, when LN = 1
 layout(binding = 6) uniform samplerBuffer LNB;  // (K) LayerNorm bias
 
@@ -99,6 +110,15 @@ void row_stats(int xrow[RM], uint K4) {
     }                                                                    \
   }
 
+// Output column of this lane's accumulator j.
+uint column(uint n0, uint lane, uint j) {
+#ifdef VEC4_OUT
+  return n0 + 4u * lane + 4u * SG * (j / 4u) + (j % 4u);
+#else
+  return n0 + lane + SG * j;
+#endif
+}
+
 void main() {
   uint lane = gl_SubgroupInvocationID;
   uint m0 = (gl_WorkGroupID.y * WY + gl_SubgroupID) * RM;
@@ -106,7 +126,7 @@ void main() {
   uint K4 = p.K / 4u, lda4 = p.lda / 4u, ldw4 = p.ldw / 4u;
   int xrow[RM];
   for (uint r = 0; r < RM; ++r) xrow[r] = int(min(m0 + r, p.M - 1u) * lda4);
-  for (uint j = 0; j < CN; ++j) wrow[j] = int(min(n0 + lane + SG * j, p.N - 1u) * ldw4);
+  for (uint j = 0; j < CN; ++j) wrow[j] = int(min(column(n0, lane, j), p.N - 1u) * ldw4);
   for (uint r = 0; r < RM; ++r)
     for (uint j = 0; j < CN; ++j) acc[r][j] = 0.0;
   if (LN != 0u) row_stats(xrow, K4);
@@ -130,11 +150,29 @@ void main() {
     STEP(12, kb, rest) STEP(13, kb, rest) STEP(14, kb, rest) STEP(15, kb, rest)
   }
 
+#ifdef VEC4_OUT
+  for (uint r = 0; r < RM; ++r) {
+    uint m = m0 + r;
+    if (m >= p.M) break;
+    for (uint j4 = 0; j4 < CN / 4u; ++j4) {
+      uint n = column(n0, lane, 4u * j4);
+      if (n >= p.N) break;
+      vec4 v = vec4(acc[r][4u * j4], acc[r][4u * j4 + 1u], acc[r][4u * j4 + 2u], acc[r][4u * j4 + 3u]);
+      if (HAS_BIAS != 0u) v += texelFetch(BIAS, int(n / 4u));
+      v = vec4(vit_activate(v.x, ACT), vit_activate(v.y, ACT), vit_activate(v.z, ACT), vit_activate(v.w, ACT));
+      if (HAS_GAMMA != 0u) v *= texelFetch(GAMMA, int(n / 4u));
+      v *= p.alpha;
+      uint o = (m * p.ldy + n) / 4u;
+      if (RESIDUAL != 0u) v += texelFetch(YIN, int(o));
+      y4[o] = v;
+    }
+  }
+#else
   for (uint r = 0; r < RM; ++r) {
     uint m = m0 + r;
     if (m >= p.M) break;
     for (uint j = 0; j < CN; ++j) {
-      uint n = n0 + lane + SG * j;
+      uint n = column(n0, lane, j);
       if (n >= p.N) break;
       float v = acc[r][j];
       if (HAS_BIAS != 0u) v += bias[n];
@@ -146,4 +184,5 @@ void main() {
       y[o] = v;
     }
   }
+#endif
 }

@@ -155,6 +155,11 @@ const std::vector<Shape>& odd_shapes() {
       {65, 129, 36, ops::Activation::Tanh, false},                     // partial K block, no bias
       {33, 70, 48, ops::Activation::None, true, true, true, 0.5f},     // residual + LayerScale + alpha
       {9, 24, 40, ops::Activation::None, true, false, false, 1.0f, 44, 30, 52},  // strided x, y and W
+      // N and ldy multiples of 4: the texel kernel's vec4 epilogue (runs of 4 columns per lane)
+      {33, 68, 48, ops::Activation::None, true, true, true, 0.5f},     // partial column tile
+      {65, 132, 36, ops::Activation::Tanh, false},                     // partial K block, no bias
+      {5, 8, 12, ops::Activation::Gelu},
+      {9, 24, 40, ops::Activation::None, true, true, true, 2.0f, 44, 28, 52},  // strided, residual
   };
   return shapes;
 }

@@ -142,6 +142,15 @@ void linear(vk::Context& ctx, vk::Recorder& rec, const LinearArgs& a, std::strin
     shader = ShaderId::linear_texel;
     slots[0] = Slot::TexelFloat;
     slots[1] = f16 ? Slot::TexelHalf : Slot::TexelFloat;
+    // Runs of 4 columns per lane with vec4 epilogue loads and stores, where y, bias and
+    // LayerScale can be viewed as whole vec4s.
+    const uint64_t align = std::max<uint64_t>({16, d.min_texel_offset_alignment, d.min_storage_offset_alignment});
+    if (a.N % 4 == 0 && p.ldy % 4 == 0 && aligned(a.y, align) && (!a.bias || aligned(*a.bias, align)) &&
+        (!a.gamma || aligned(*a.gamma, align))) {
+      shader = ShaderId::linear_texel_v4;
+      slots[2] = slots[3] = Slot::TexelFloat;
+      slots.push_back(Slot::TexelFloat);
+    }
     slots.insert(slots.end(), {Slot::TexelFloat, Slot::TexelFloat});
     gx = ceil_div(a.N, sg * cn);
     gy = ceil_div(a.M, kRowsPerSubgroup * wy);
@@ -159,8 +168,12 @@ void linear(vk::Context& ctx, vk::Recorder& rec, const LinearArgs& a, std::strin
   const auto& pipe = ctx.pipelines().get({shader, slots, sizeof(Push), spec});
   if (k == LinearKernel::Texel) {
     vk::BufferView g = a.ln ? a.ln->gamma : dummy, b = a.ln ? a.ln->beta : dummy;
-    rec.dispatch(pipe, {a.x, a.w, a.bias.value_or(dummy), a.gamma.value_or(dummy), a.y, g, b}, p, gx, gy, 1,
-                 std::move(label));
+    if (shader == ShaderId::linear_texel_v4)
+      rec.dispatch(pipe, {a.x, a.w, a.bias.value_or(dummy), a.gamma.value_or(dummy), a.y, g, b, a.y}, p, gx, gy, 1,
+                   std::move(label));
+    else
+      rec.dispatch(pipe, {a.x, a.w, a.bias.value_or(dummy), a.gamma.value_or(dummy), a.y, g, b}, p, gx, gy, 1,
+                   std::move(label));
   } else {
     rec.dispatch(pipe, {a.x, a.w, a.bias.value_or(dummy), a.gamma.value_or(dummy), a.y}, p, gx, gy, 1,
                  std::move(label));
