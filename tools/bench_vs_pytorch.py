@@ -142,29 +142,33 @@ def main():
                 big = {"b": 4, "s": 2}.get(key, 1) * batch
                 iters = args.iters or (3 if big >= 16 else 5 if big >= 4 else 10)
                 warmup = 1
-                pt, vs, gf, ops = [], [], [], None
+                pt, vs, vs_min, gf, ops = [], [], [], [], None
                 for _ in range(args.rounds):
                     pt += torch_times(model, batch, shape, warmup, iters)
                     j = vitscope_bench(args.cli, d, batch, warmup, iters, args.precision)
                     device = j["device"]
                     vs.append(j["latency_ms"]["median"])
+                    vs_min.append(j["latency_ms"]["min"])
                     gf.append(j["gflops"])
                     ops = j["ops"]
                 row = {"model": label, "batch": batch, "torch_ms": statistics.median(pt),
                        "vitscope_ms": statistics.median(vs), "gflops": statistics.median(gf),
+                       "torch_min": min(pt), "vitscope_min": min(vs_min),
                        "top_op": ops[0]["name"] if ops else ""}
                 row["ratio"] = row["vitscope_ms"] / row["torch_ms"]
                 rows.append(row)
                 print(f"{label} batch {batch}: PyTorch {row['torch_ms']:.1f} ms, vitscope {row['vitscope_ms']:.1f} ms "
-                      f"(x{row['ratio']:.2f}, {row['gflops']:.1f} GFLOP/s)", file=sys.stderr, flush=True)
+                      f"(x{row['ratio']:.2f}, {row['gflops']:.1f} GFLOP/s; fastest runs {row['torch_min']:.1f} and "
+                      f"{row['vitscope_min']:.1f} ms)", file=sys.stderr, flush=True)
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    header = ("| model | batch | PyTorch eager (ms) | vitscope (ms) | vitscope / PyTorch | vitscope GFLOP/s |\n"
-              "|---|---|---|---|---|---|")
+    header = ("| model | batch | PyTorch eager (ms) | vitscope (ms) | vitscope / PyTorch | vitscope GFLOP/s "
+              "| fastest run: PyTorch / vitscope (ms) |\n"
+              "|---|---|---|---|---|---|---|")
     lines = [f"| {r['model']} | {r['batch']} | {r['torch_ms']:.1f} | {r['vitscope_ms']:.1f} | "
-             f"{r['ratio']:.2f} | {r['gflops']:.1f} |" for r in rows]
+             f"{r['ratio']:.2f} | {r['gflops']:.1f} | {r['torch_min']:.1f} / {r['vitscope_min']:.1f} |" for r in rows]
     if args.markdown:
         cpu = sh("lscpu | sed -n 's/^Model name:[ \\t]*//p' | head -1")
         commit = sh("git rev-parse --short HEAD") + (" (with local changes)" if sh("git status --porcelain -uno") else "")
@@ -172,7 +176,8 @@ def main():
         print(f"- CPU: {cpu}, {threads} cores; PyTorch {torch.__version__} eager, {threads} threads, "
               f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
         print(f"- Vulkan device: {device}")
-        print(f"- commit: {commit}; medians of {args.rounds} alternating rounds\n")
+        print(f"- commit: {commit}; medians of {args.rounds} alternating rounds (the last column: the fastest "
+              f"single forward of each side, less sensitive to other load)\n")
     print(header)
     print("\n".join(lines))
 
