@@ -74,7 +74,6 @@ void register_eval(CLI::App& app, Action& run) {
       std::vector<int64_t> confusion(size_t(K) * K, 0);
       const bool tty = !o->json && ::isatty(2);
       auto t0 = std::chrono::steady_clock::now();
-      double gpu_ms = 0;
       std::vector<float> input;
       for (int start = 0; start < n; start += o->batch) {
         int b = std::min(o->batch, n - start);
@@ -87,7 +86,6 @@ void register_eval(CLI::App& app, Action& run) {
           std::copy(p.tensor.begin(), p.tensor.end(), input.begin() + long(per_image * size_t(i)));
         }
         ForwardResult r = model.forward(input.data(), b);
-        gpu_ms += r.gpu_ms;
         for (int i = 0; i < b; ++i) {
           const float* p = r.probs.data() + size_t(i) * K;
           int best = int(std::max_element(p, p + K) - p);
@@ -116,7 +114,6 @@ void register_eval(CLI::App& app, Action& run) {
         j["accuracy"] = accuracy;
         j["images_per_s"] = seconds > 0 ? n / seconds : 0.0;
         j["seconds"] = seconds;
-        j["gpu_ms"] = gpu_ms;
         auto m = nlohmann::json::array();
         for (int t = 0; t < K; ++t)
           m.push_back(std::vector<int64_t>(confusion.begin() + long(t) * K, confusion.begin() + long(t + 1) * K));
@@ -127,8 +124,8 @@ void register_eval(CLI::App& app, Action& run) {
       }
       std::printf("model: %s on %s\n", model.loaded().path.c_str(), ctx.info().name.c_str());
       std::printf("accuracy: %.2f%% (%lld / %d)\n", 100.0 * accuracy, (long long)correct, n);
-      std::printf("throughput: %.1f images/s (batch %d, %.2f s, GPU %.2f s)\n", seconds > 0 ? n / seconds : 0.0,
-                  o->batch, seconds, gpu_ms / 1000);
+      std::printf("throughput: %.1f images/s (batch %d, %.2f s)\n", seconds > 0 ? n / seconds : 0.0, o->batch,
+                  seconds);
       if (K <= 20) {
         std::printf("confusion matrix (rows: true class, columns: predicted):\n%14s", "");
         for (int k = 0; k < K; ++k) std::printf(" %5d", k);
