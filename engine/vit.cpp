@@ -314,20 +314,21 @@ void VitModel::record(Plan& p) {
     return a;
   };
 
+  // LN(z) feeding a Dense layer that reads the residual stream: fused into the layer's read
+  // of x where that pays (narrow layers on CPU devices), else a LayerNorm pass into p.ln.
+  auto normed_dense = [&](const std::unique_ptr<Tensor>& g, const std::unique_ptr<Tensor>& beta,
+                          ops::LinearArgs a, const std::string& norm_label) {
+    a.ln = ops::FusedLayerNorm{g->view(), beta->view(), c.eps};
+    if (ops::linear_fuses_layernorm(ctx_.info(), a)) return a;
+    ops::layernorm(ctx_, rec, {V(p.x), g->view(), beta->view(), V(p.ln), rows, C, 0, 0, c.eps}, norm_label);
+    a.ln.reset();
+    a.x = V(p.ln);
+    return a;
+  };
+
   for (uint32_t l = 0; l < L; ++l) {
     const Block& b = blocks_[l];
     std::string name = "block" + std::to_string(l);
-    // LN(x) feeding a Dense layer: fused into the layer's read of x where that pays (narrow
-    // layers on CPU devices), else a LayerNorm pass into p.ln.
-    auto normed_dense = [&](const std::unique_ptr<Tensor>& g, const std::unique_ptr<Tensor>& beta,
-                            ops::LinearArgs a, const std::string& norm_label) {
-      a.ln = ops::FusedLayerNorm{g->view(), beta->view(), c.eps};
-      if (ops::linear_fuses_layernorm(ctx_.info(), a)) return a;
-      ops::layernorm(ctx_, rec, {V(p.x), g->view(), beta->view(), V(p.ln), rows, C, 0, 0, c.eps}, norm_label);
-      a.ln.reset();
-      a.x = V(p.ln);
-      return a;
-    };
     // z'_l = MSA(LN(z_{l-1})) + z_{l-1}                                       (eq. 2)
     ops::LinearArgs qkv = normed_dense(b.norm1_w, b.norm1_b, dense(V(p.x), b.qkv_w, b.qkv_b, V(p.qkv), rows, 3 * C, C),
                                        name + ".norm1");
