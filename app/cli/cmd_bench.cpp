@@ -107,7 +107,7 @@ void register_bench(CLI::App& app, Action& run) {
       for (auto& v : input) v = nd(rng);
 
       // Latency from unprofiled passes (timestamps cost ~50 us per dispatch on lavapipe),
-      // then the per-op table from a few profiled passes of the same recording otherwise.
+      // then the per-op table from a few passes of a second recording, the same but profiled.
       for (int i = 0; i < o->warmup; ++i) model.forward(input.data(), B);
       std::vector<double> lat;
       const double cpu0 = process_cpu_ms();
