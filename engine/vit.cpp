@@ -20,8 +20,9 @@ using vk::BufferView;
 struct VitModel::Tensor {
   vk::Buffer buffer;
   std::vector<int64_t> shape;
-  uint32_t ld = 0;  // row stride in elements of a linear weight (N, K): K or K + padding
-  bool f16 = false;  // stored as fp16
+  uint32_t ld = 0;     // row stride in elements of a row-major linear weight (N, K): K
+  uint32_t group = 0;  // packed in groups of this many columns (ops::pack_weight_group), or 0
+  bool f16 = false;    // stored as fp16
   BufferView view() const { return {&buffer, 0, 0}; }
 };
 
@@ -54,23 +55,44 @@ struct VitModel::Plan {
 
 std::unique_ptr<VitModel::Tensor> VitModel::upload(vk::Uploader& up, const HostTensor& t, bool linear_weight) {
   uint64_t n = uint64_t(t.numel());
-  // Linear weights (N, K) get the row stride the device's linear kernel wants.
-  uint64_t K = linear_weight && t.shape.size() == 2 ? uint64_t(t.shape[1]) : n;
-  uint64_t ld = linear_weight ? ops::linear_weight_stride(ctx_.info(), uint32_t(K)) : K;
-  uint64_t rows = K ? n / K : 0, stored = rows * ld;
-  // Dense-layer weights are the ones stored in fp16 in the fp16 modes.
+  const bool dense = linear_weight && t.shape.size() == 2;
+  const uint64_t N = dense ? uint64_t(t.shape[0]) : 1, K = dense ? uint64_t(t.shape[1]) : n;
+  // Dense-layer weights are the ones stored in fp16 in the fp16 modes, and packed for the
+  // device's linear kernel where it reads them packed (ops::linear_weight_group).
   const bool f16 = linear_weight && precision_ != Precision::Fp32;
+  uint32_t group = 0;
+  if (dense) {
+    ops::LinearArgs probe;
+    probe.M = 1;
+    probe.N = uint32_t(N);
+    probe.K = uint32_t(K);
+    probe.w_format = f16 ? ops::WeightFormat::F16 : ops::WeightFormat::F32;
+    probe.math_f16 = f16 && precision_ == Precision::Fp16Math;
+    group = ops::linear_weight_group(ctx_.info(), probe);
+  }
+  const uint64_t stored = group ? ops::packed_weight_elements(uint32_t(N), uint32_t(K), group) : n;
   const uint64_t esize = f16 ? 2 : 4;
   auto out = std::unique_ptr<Tensor>(
-      new Tensor{vk::Buffer(ctx_, stored * esize, vk::BufferKind::Device, t.name), t.shape, uint32_t(ld), f16});
-  // Elements [first, first + count) of the stored (padded) layout, as floats.
-  auto fill = [&t, K, ld](float* d, uint64_t first, uint64_t count) {
-    if (ld == K) return t.read(d, int64_t(first), int64_t(count));
-    for (uint64_t i = first; i < first + count;) {  // row pieces, zero padding
-      uint64_t row = i / ld, col = i % ld, len = std::min(ld - col, first + count - i);
-      uint64_t real = col < K ? std::min(K - col, len) : 0;
-      if (real) t.read(d + (i - first), int64_t(row * K + col), int64_t(real));
-      std::fill(d + (i - first) + real, d + (i - first) + len, 0.0f);
+      new Tensor{vk::Buffer(ctx_, stored * esize, vk::BufferKind::Device, t.name), t.shape, uint32_t(K), group, f16});
+  // Elements [first, first + count) of the stored layout, as floats. Packed: a group at a
+  // time (its G rows read once, then laid out), the last one kept for the next piece.
+  std::vector<float> rows, packed;
+  uint64_t packed_group = UINT64_MAX;
+  auto fill = [&](float* d, uint64_t first, uint64_t count) {
+    if (!group) return t.read(d, int64_t(first), int64_t(count));
+    const uint64_t per_group = uint64_t(group) * K;
+    rows.resize(per_group);
+    packed.resize(per_group);
+    for (uint64_t i = first; i < first + count;) {
+      const uint64_t g = i / per_group, at = i % per_group, len = std::min(per_group - at, first + count - i);
+      if (g != packed_group) {
+        const uint64_t real = std::min<uint64_t>(group, N - g * group);
+        t.read(rows.data(), int64_t(g * per_group), int64_t(real * K));
+        std::fill(rows.begin() + int64_t(real * K), rows.end(), 0.0f);
+        ops::pack_weight_group(rows.data(), uint32_t(K), group, packed.data());
+        packed_group = g;
+      }
+      std::copy_n(packed.begin() + int64_t(at), len, d + (i - first));
       i += len;
     }
   };
@@ -119,6 +141,7 @@ Precision choose_precision(const vk::DeviceInfo& d, const std::string& request) 
 void VitModel::set_weight(ops::LinearArgs& a, const std::unique_ptr<Tensor>& w) const {
   a.w = w->view();
   a.ldw = w->ld;
+  a.w_group = w->group;
   a.w_format = w->f16 ? ops::WeightFormat::F16 : ops::WeightFormat::F32;
   a.math_f16 = w->f16 && precision_ == Precision::Fp16Math;
 }

@@ -15,9 +15,16 @@
 // statistics are recomputed by every column tile, so this pays only for narrow layers, where
 // a separate LayerNorm dispatch costs more than the arithmetic (ops::linear_fuses_layernorm).
 // Built twice: linear_texel stores y a float at a time (any N); linear_texel_v4 (VEC4_OUT)
-// gives each lane runs of 4 adjacent columns, reads bias and LayerScale as texels and loads
-// and stores y a vec4 at a time (N and ldy multiples of 4): on lavapipe every SSBO access
-// is a loop over the lanes, so this quarters the epilogue's loops, which matter for small K.
+// reads bias and LayerScale as texels and loads and stores y a vec4 at a time (N and ldy
+// multiples of 4): on lavapipe every SSBO access is a loop over the lanes, so this quarters
+// the epilogue's loops, which matter for small K. Both give each lane runs of 4 adjacent
+// columns (4*SG columns per run of 4 accumulators) unless W is row-major and the epilogue
+// scalar, where lane l owns columns n0 + l + SG*j (a narrower gather in row-major W).
+// PACKED = 1: W is stored as ops::pack_weight_group lays it out, in groups of G = 4*SG
+// columns; within a group the K/4 texels of the columns are interleaved so that the SG
+// texels the lanes fetch for one accumulator and one k4 are adjacent (128 bytes for SG = 8)
+// and each accumulator's fetches walk one sequential stream. In row-major W each fetch
+// gathers SG rows (SG cache lines) and a subgroup walks SG*CN row streams at once.
 // Needs K, lda and ldw multiples of 4 (vec4 texels) and the views aligned to 16 bytes.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
@@ -35,6 +42,7 @@ layout(constant_id = 4) const uint SG = 8;   // lanes per subgroup == local_size
 layout(constant_id = 5) const uint WY = 1;   // subgroups per workgroup
 layout(constant_id = 6) const uint CN = 8;   // columns per lane (<= CN_MAX)
 layout(constant_id = 7) const uint LN = 0;   // LayerNorm fused into the read of x
+layout(constant_id = 8) const uint PACKED = 0;  // W in groups of 4*SG columns (see above)
 
 #define RM 4
 #define CN_MAX 16
@@ -62,7 +70,8 @@ layout(push_constant) uniform Push {
 
 float acc[RM][CN_MAX];
 vec4 xv[RM];
-int wrow[CN_MAX];
+int wrow[CN_MAX];  // texel of this lane's column j at k4 = 0
+const uint WSTEP = PACKED != 0u ? 4u * SG : 1u;  // texels from one k4 to the next
 float mean[RM], rstd[RM];
 
 // x texels kb + lane of the RM rows (LayerNorm applied when LN = 1); zeros where `valid` is false.
@@ -102,7 +111,7 @@ void row_stats(int xrow[RM], uint K4) {
     vec4 a2 = subgroupBroadcast(xv[2], I);                               \
     vec4 a3 = subgroupBroadcast(xv[3], I);                               \
     for (uint j = 0; j < CN; ++j) {                                      \
-      vec4 wv = texelFetch(W, wrow[j] + int(K4BASE + I));                \
+      vec4 wv = texelFetch(W, wrow[j] + int((K4BASE + I) * WSTEP));       \
       acc[0][j] += dot(a0, wv);                                          \
       acc[1][j] += dot(a1, wv);                                          \
       acc[2][j] += dot(a2, wv);                                          \
@@ -112,11 +121,10 @@ void row_stats(int xrow[RM], uint K4) {
 
 // Output column of this lane's accumulator j.
 uint column(uint n0, uint lane, uint j) {
-#ifdef VEC4_OUT
-  return n0 + 4u * lane + 4u * SG * (j / 4u) + (j % 4u);
-#else
-  return n0 + lane + SG * j;
+#ifndef VEC4_OUT
+  if (PACKED == 0u) return n0 + lane + SG * j;
 #endif
+  return n0 + 4u * lane + 4u * SG * (j / 4u) + (j % 4u);
 }
 
 void main() {
@@ -126,7 +134,15 @@ void main() {
   uint K4 = p.K / 4u, lda4 = p.lda / 4u, ldw4 = p.ldw / 4u;
   int xrow[RM];
   for (uint r = 0; r < RM; ++r) xrow[r] = int(min(m0 + r, p.M - 1u) * lda4);
-  for (uint j = 0; j < CN; ++j) wrow[j] = int(min(column(n0, lane, j), p.N - 1u) * ldw4);
+  if (PACKED != 0u) {
+    // Group (n0 / G + j / 4) holds this lane's run of 4 columns; its texel for column
+    // 4 * lane + j % 4 of the group sits at slot (j % 4) * SG + lane of each k4.
+    uint G = 4u * SG, last = (p.N + G - 1u) / G - 1u;
+    for (uint j = 0; j < CN; ++j)
+      wrow[j] = int(min(n0 / G + j / 4u, last) * K4 * G + (j % 4u) * SG + lane);
+  } else {
+    for (uint j = 0; j < CN; ++j) wrow[j] = int(min(column(n0, lane, j), p.N - 1u) * ldw4);
+  }
   for (uint r = 0; r < RM; ++r)
     for (uint j = 0; j < CN; ++j) acc[r][j] = 0.0;
   if (LN != 0u) row_stats(xrow, K4);

@@ -29,6 +29,7 @@ struct Shape {
   float alpha = 1.0f;
   int lda = 0, ldy = 0, ldw = 0;
   bool ln = false;  // LayerNorm fused into the read of x
+  bool packed = false;  // W packed for the texel kernel (ops::pack_weight_group), ldw unused
 };
 
 // Weight precision of a linear test: fp32, fp16 weights, fp16 weights and fp16 arithmetic.
@@ -48,7 +49,8 @@ std::unique_ptr<vk::Buffer> to_device_half(const std::vector<float>& v, const st
 }
 
 std::string describe(const Shape& s, ops::LinearKernel k, Mode mode = Mode::F32) {
-  return std::string(ops::linear_kernel_name(k)) + (s.ln ? "+ln" : "") + " " + mode_name(mode) + " M=" + std::to_string(s.M) + " N=" + std::to_string(s.N) +
+  return std::string(ops::linear_kernel_name(k)) + (s.ln ? "+ln" : "") + (s.packed ? " packed" : "") + " " +
+         mode_name(mode) + " M=" + std::to_string(s.M) + " N=" + std::to_string(s.N) +
          " K=" + std::to_string(s.K);
 }
 
@@ -73,10 +75,22 @@ void check_linear(const Shape& s, ops::LinearKernel k, uint32_t seed, Mode mode 
       for (int kk = 0; kk < s.K; ++kk) x[size_t(m) * lda + kk] = 3.0f + 4.0f * x[size_t(m) * lda + kk] + 0.1f * float(m % 7);
   if (mode != Mode::F32)
     for (float& v : w) v = round_half(v);
-  // Padding must never be read (fp16 has no 1e30: its largest finite value).
-  std::vector<float> wpad(size_t(s.N) * ldw, mode == Mode::F32 ? 1e30f : 65504.0f);
-  for (int n = 0; n < s.N; ++n)
-    for (int kk = 0; kk < s.K; ++kk) wpad[size_t(n) * ldw + kk] = w[size_t(n) * s.K + kk];
+  // Padding must never reach an output (fp16 has no 1e30: its largest finite value).
+  const float pad = mode == Mode::F32 ? 1e30f : 65504.0f;
+  const uint32_t group = s.packed ? 4 * ctx.info().subgroup_size : 0;
+  std::vector<float> wpad;
+  if (group) {  // group by group, the columns past N filled with padding
+    wpad.resize(ops::packed_weight_elements(uint32_t(s.N), uint32_t(s.K), group));
+    for (size_t first = 0; first < size_t(s.N); first += group) {
+      std::vector<float> rows(size_t(group) * s.K, pad);
+      std::copy_n(w.begin() + std::ptrdiff_t(first * s.K), std::min<size_t>(group, s.N - first) * s.K, rows.begin());
+      ops::pack_weight_group(rows.data(), uint32_t(s.K), group, wpad.data() + first * s.K);
+    }
+  } else {
+    wpad.assign(size_t(s.N) * ldw, pad);
+    for (int n = 0; n < s.N; ++n)
+      for (int kk = 0; kk < s.K; ++kk) wpad[size_t(n) * ldw + kk] = w[size_t(n) * s.K + kk];
+  }
   auto dw = mode == Mode::F32 ? test::to_device(wpad, "w") : to_device_half(wpad, "w");
   auto dx = test::to_device(x, "x"), db = test::to_device(b, "b"),
        dg = test::to_device(g, "gamma"), dy = test::to_device(y0, "y");
@@ -94,6 +108,7 @@ void check_linear(const Shape& s, ops::LinearKernel k, uint32_t seed, Mode mode 
   a.lda = uint32_t(lda);
   a.ldy = uint32_t(ldy);
   a.ldw = uint32_t(ldw);
+  a.w_group = group;
   a.act = s.act;
   a.residual = s.residual;
   a.alpha = s.alpha;
@@ -196,7 +211,11 @@ TEST_CASE("linear kernels: odd shapes, epilogues and strides, every variant") {
       continue;
     }
     uint32_t seed = 100;
-    for (const Shape& s : odd_shapes()) check_linear(s, k, seed += 10);
+    for (Shape s : odd_shapes()) {
+      check_linear(s, k, seed += 10);
+      s.packed = true;  // the layout the model stores Dense weights in for the texel kernel
+      if (k == ops::LinearKernel::Texel && s.ldw == 0) check_linear(s, k, seed += 10);
+    }
   }
 }
 
@@ -214,13 +233,20 @@ TEST_CASE("linear kernels: fp16 weights and fp16 arithmetic, every variant the d
         continue;
       }
       uint32_t seed = 300;
-      for (const Shape& s : odd_shapes()) check_linear(s, k, seed += 10, mode);
+      for (Shape s : odd_shapes()) {
+        check_linear(s, k, seed += 10, mode);
+        s.packed = true;
+        if (k == ops::LinearKernel::Texel && s.ldw == 0) check_linear(s, k, seed += 10, mode);
+      }
     }
   // ViT-B/16's MLP shapes on the kernel this device picks for fp16 weights.
   ops::LinearArgs a = shape_args(197, 768, 3072);
   a.w_format = ops::WeightFormat::F16;
-  if (ops::linear_kernel_supported(info, a, ops::choose_linear_kernel(info, a)))
-    check_linear({197, 768, 3072, ops::Activation::Gelu}, ops::choose_linear_kernel(info, a), 900, Mode::F16);
+  if (ops::linear_kernel_supported(info, a, ops::choose_linear_kernel(info, a))) {
+    Shape fc2{197, 768, 3072, ops::Activation::Gelu};
+    fc2.packed = ops::linear_weight_group(info, a) != 0;  // as the model stores it
+    check_linear(fc2, ops::choose_linear_kernel(info, a), 900, Mode::F16);
+  }
 }
 
 TEST_CASE("linear kernels: LayerNorm fused into the texel kernel's read of x, against LN then linear") {
@@ -236,11 +262,14 @@ TEST_CASE("linear kernels: LayerNorm fused into the texel kernel's read of x, ag
   for (Shape s : odd_shapes()) {
     s.ln = true;
     check_linear(s, ops::LinearKernel::Texel, seed += 10);
+    s.packed = true;
+    if (s.ldw == 0) check_linear(s, ops::LinearKernel::Texel, seed += 10);
   }
   // The bundled model's and ViT-S/16's qkv and fc1 (the layers that fuse it), fp32 and fp16.
   for (Mode mode : {Mode::F32, Mode::F16}) {
     Shape qkv{50, 192, 64}, fc1{197, 1536, 384, ops::Activation::Gelu};
     qkv.ln = fc1.ln = true;
+    qkv.packed = fc1.packed = true;
     probe.w_format = mode == Mode::F32 ? ops::WeightFormat::F32 : ops::WeightFormat::F16;
     if (!ops::linear_kernel_supported(info, probe, ops::LinearKernel::Texel)) continue;
     check_linear(qkv, ops::LinearKernel::Texel, 1400, mode);
@@ -259,11 +288,11 @@ TEST_CASE("linear kernels: K not a multiple of 4 falls back to the portable kern
 
 TEST_CASE("linear kernels: ViT-B/16 shapes on the kernel this device chooses") {
   auto& ctx = context();
-  uint32_t pad = ops::linear_weight_stride(ctx.info(), 3072);
-  for (const Shape& s : {Shape{197, 2304, 768},  // qkv
-                         Shape{197, 768, 3072, ops::Activation::None, true, true, true, 1.0f, 0, 0, int(pad)}}) {
+  for (Shape s : {Shape{197, 2304, 768},  // qkv
+                  Shape{197, 768, 3072, ops::Activation::None, true, true, true}}) {  // fc2
     ops::LinearArgs a = shape_args(uint32_t(s.M), uint32_t(s.N), uint32_t(s.K));
-    a.ldw = uint32_t(s.ldw);
+    s.packed = ops::linear_weight_group(ctx.info(), a) != 0;  // the layout the model stores
+    a.w_group = s.packed ? 4 * ctx.info().subgroup_size : 0;
     check_linear(s, ops::choose_linear_kernel(ctx.info(), a), 500);
   }
 }
@@ -358,11 +387,23 @@ TEST_CASE("linear kernel selection per device class") {
                        InputError);
   CHECK_THROWS_WITH_AS(choose_precision(gpu, "bf16"), doctest::Contains("unknown precision 'bf16'"), InputError);
 
-  // Weight padding only where the L1 aliasing happens (CPU devices, 512-byte row multiples).
-  CHECK(ops::linear_weight_stride(lavapipe, 3072) == 3104);
-  CHECK(ops::linear_weight_stride(lavapipe, 768) == 800);
-  CHECK(ops::linear_weight_stride(lavapipe, 75) == 75);
-  CHECK(ops::linear_weight_stride(gpu, 3072) == 3072);
+  // Dense weights packed (groups of 4 x subgroup size) exactly where the texel kernel runs them.
+  CHECK(ops::linear_weight_group(lavapipe, shape_args(1, 768, 3072)) == 32);
+  CHECK(ops::linear_weight_group(wide_cpu, shape_args(1, 768, 3072)) == 64);
+  CHECK(ops::linear_weight_group(lavapipe, shape_args(1, 13, 75)) == 0);  // K % 4: portable
+  CHECK(ops::linear_weight_group(cpu_no_ballot, shape_args(1, 768, 768)) == 0);
+  CHECK(ops::linear_weight_group(gpu, shape_args(1, 768, 768)) == 0);
+  CHECK(ops::linear_weight_group(cpu16, f16(shape_args(1, 768, 768))) == 32);
+  CHECK(ops::linear_weight_group(cpu16, f16(shape_args(1, 768, 768), true)) == 0);  // fp16 math: tiled
+  ops::LinearArgs packed = shape_args(197, 768, 768);
+  packed.w_group = 32;
+  CHECK(ops::choose_linear_kernel(lavapipe, packed) == K::Texel);
+  CHECK(ops::linear_kernel_supported(lavapipe, packed, K::Texel));
+  CHECK_FALSE(ops::linear_kernel_supported(wide_cpu, packed, K::Texel));  // packed for 8 lanes, not 16
+  CHECK_FALSE(ops::linear_kernel_supported(lavapipe, packed, K::Portable));
+  CHECK_FALSE(ops::linear_kernel_supported(gpu, packed, K::TiledMedium));
+  CHECK(ops::packed_weight_elements(1000, 768, 32) == 1024u * 768u);
+  CHECK(ops::packed_weight_elements(10, 64, 32) == 32u * 64u);
 }
 
 namespace {

@@ -1,6 +1,7 @@
 #include "ops/linear.h"
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "core/error.h"
@@ -46,16 +47,32 @@ const char* linear_kernel_name(LinearKernel k) {
   return "?";
 }
 
-uint32_t linear_weight_stride(const vk::DeviceInfo& d, uint32_t K) {
-  if (d.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU && K % 128 == 0) return K + 32;
-  return K;
+uint32_t linear_weight_group(const vk::DeviceInfo& d, const LinearArgs& a) {
+  LinearArgs row_major = a;
+  row_major.w_group = 0;
+  row_major.kernel = LinearKernel::Auto;
+  if (d.device_type != VK_PHYSICAL_DEVICE_TYPE_CPU || choose_linear_kernel(d, row_major) != LinearKernel::Texel ||
+      !linear_kernel_supported(d, row_major, LinearKernel::Texel))
+    return 0;
+  return 4 * d.subgroup_size;
+}
+
+uint64_t packed_weight_elements(uint32_t N, uint32_t K, uint32_t G) { return uint64_t(ceil_div(N, G)) * G * K; }
+
+void pack_weight_group(const float* rows, uint32_t K, uint32_t G, float* out) {
+  const uint32_t lanes = G / 4;
+  for (uint32_t c = 0; c < G; ++c) {
+    const uint32_t slot = (c % 4) * lanes + c / 4;
+    for (uint32_t k4 = 0; k4 < K / 4; ++k4)
+      std::memcpy(out + (uint64_t(k4) * G + slot) * 4, rows + uint64_t(c) * K + 4 * k4, 4 * sizeof(float));
+  }
 }
 
 bool linear_kernel_supported(const vk::DeviceInfo& d, const LinearArgs& a, LinearKernel k) {
   uint32_t lda = a.lda ? a.lda : a.K, ldw = a.ldw ? a.ldw : a.K;
   const bool f16 = a.w_format == WeightFormat::F16;
   if (a.math_f16 && !f16) return false;
-  if (a.ln && k != LinearKernel::Texel && k != LinearKernel::Auto) return false;
+  if ((a.ln || a.w_group) && k != LinearKernel::Texel && k != LinearKernel::Auto) return false;
   switch (k) {
     case LinearKernel::Auto: return true;
     case LinearKernel::Portable:
@@ -67,8 +84,8 @@ bool linear_kernel_supported(const vk::DeviceInfo& d, const LinearArgs& a, Linea
                    sg * 4 <= d.max_workgroup_invocations;
       uint64_t align = std::max<uint64_t>(16, d.min_texel_offset_alignment);
       bool ln_ok = !a.ln || (d.subgroup_arithmetic && aligned(a.ln->gamma, align) && aligned(a.ln->beta, align));
-      return sg_ok && ln_ok && a.K % 4 == 0 && lda % 4 == 0 && ldw % 4 == 0 && aligned(a.x, align) &&
-             aligned(a.w, align);
+      bool w_ok = a.w_group ? a.w_group == 4 * sg : ldw % 4 == 0;
+      return sg_ok && ln_ok && w_ok && a.K % 4 == 0 && lda % 4 == 0 && aligned(a.x, align) && aligned(a.w, align);
     }
     case LinearKernel::TiledSmall:
     case LinearKernel::TiledMedium:
@@ -97,7 +114,7 @@ bool linear_fuses_layernorm(const vk::DeviceInfo& d, const LinearArgs& a) {
 
 LinearKernel choose_linear_kernel(const vk::DeviceInfo& d, const LinearArgs& a) {
   if (a.kernel != LinearKernel::Auto) return a.kernel;
-  if (a.ln) return LinearKernel::Texel;  // the only one that can; linear() reports what is missing
+  if (a.ln || a.w_group) return LinearKernel::Texel;  // the only one that can; linear() reports what is missing
   if (d.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU) {
     // Shared memory is emulated on CPU drivers and tiling through it is ~50x slower there.
     // Only fp16 arithmetic, which just the tiled kernel has, ends up there.
@@ -128,7 +145,8 @@ void linear(vk::Context& ctx, vk::Recorder& rec, const LinearArgs& a, std::strin
     throw Error(label + ": the " + linear_kernel_name(k) + " linear kernel cannot run M=" + std::to_string(a.M) +
                 " N=" + std::to_string(a.N) + " K=" + std::to_string(a.K) +
                 (a.math_f16 ? " with fp16 arithmetic" : f16 ? " with fp16 weights" : "") +
-                (a.ln ? " with a fused LayerNorm" : "") + " on " + d.name);
+                (a.ln ? " with a fused LayerNorm" : "") +
+                (a.w_group ? " with weights packed in groups of " + std::to_string(a.w_group) : "") + " on " + d.name);
   vk::BufferView dummy{&ctx.dummy_buffer(), 0, 0};
   Push p{a.M, a.N, a.K, a.lda ? a.lda : a.K, a.ldw ? a.ldw : a.K, a.ldy ? a.ldy : a.N, a.alpha,
          a.ln ? a.ln->eps : 0.0f};
@@ -138,7 +156,7 @@ void linear(vk::Context& ctx, vk::Recorder& rec, const LinearArgs& a, std::strin
   uint32_t gx, gy;
   if (k == LinearKernel::Texel) {
     uint32_t sg = d.subgroup_size, wy = 1, cn = texel_columns(sg, a.N);
-    spec.insert(spec.end(), {sg, wy, cn, a.ln ? 1u : 0u});
+    spec.insert(spec.end(), {sg, wy, cn, a.ln ? 1u : 0u, a.w_group ? 1u : 0u});
     shader = ShaderId::linear_texel;
     slots[0] = Slot::TexelFloat;
     slots[1] = f16 ? Slot::TexelHalf : Slot::TexelFloat;

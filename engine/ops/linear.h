@@ -31,7 +31,7 @@ struct FusedLayerNorm {
 
 struct LinearArgs {
   vk::BufferView x;      // (M, K), rows lda floats apart
-  vk::BufferView w;      // (N, K), PyTorch layout, rows ldw floats apart
+  vk::BufferView w;      // (N, K), PyTorch layout, rows ldw floats apart (or packed: w_group)
   std::optional<vk::BufferView> bias;   // (N)
   std::optional<vk::BufferView> gamma;  // (N) LayerScale
   vk::BufferView y;      // (M, N), rows ldy floats apart
@@ -41,6 +41,7 @@ struct LinearArgs {
   bool residual = false;  // y += ... instead of y = ...
   float alpha = 1.0f;     // scales the result before the residual add
   WeightFormat w_format = WeightFormat::F32;  // element type of w (ldw counts elements)
+  uint32_t w_group = 0;   // 0: w row-major; G: packed by pack_weight_group (Texel kernel only)
   bool math_f16 = false;  // fp16 products and sums within a K slice (needs w_format F16)
   std::optional<FusedLayerNorm> ln;  // normalise the rows of x first (needs the Texel kernel)
   LinearKernel kernel = LinearKernel::Auto;  // force one (tests); Auto: choose_linear_kernel
@@ -52,10 +53,20 @@ LinearKernel choose_linear_kernel(const vk::DeviceInfo& d, const LinearArgs& a);
 // Whether `k` can run `a` on `d` (alignment, subgroup support, workgroup limits).
 bool linear_kernel_supported(const vk::DeviceInfo& d, const LinearArgs& a, LinearKernel k);
 
-// Row stride (floats) to store an (N, K) weight with on `d`: on CPU devices rows whose byte
-// stride is a multiple of 512 alias in the L1 cache when the lanes gather them, so they get
-// 32 floats of padding.
-uint32_t linear_weight_stride(const vk::DeviceInfo& d, uint32_t K);
+// Weight layout for the Texel kernel (CPU devices). Columns go in groups of G = 4 x the
+// subgroup size, zero columns filling the last group; a group is K/4 texels (vec4 along K)
+// deep, and at each k4 its G texels are stored in the order the lanes fetch them: slot
+// (c % 4) * G/4 + c / 4 for column c of the group (lane c / 4 owns runs of 4 columns). The
+// texels a subgroup fetches at once are then adjacent, instead of one cache line per lane.
+// The group size to store an (N, K) Dense weight with on `d` for a layer like `a` (shape,
+// weight format, fp16 arithmetic): 4 x subgroup size where the Texel kernel would run it,
+// else 0 (row-major, as PyTorch has it).
+uint32_t linear_weight_group(const vk::DeviceInfo& d, const LinearArgs& a);
+// Elements of an (N, K) weight packed in groups of G.
+uint64_t packed_weight_elements(uint32_t N, uint32_t K, uint32_t G);
+// Packs one group: `rows` holds its G columns of W (G x K row-major, zeros past N), `out`
+// receives its G * K packed elements.
+void pack_weight_group(const float* rows, uint32_t K, uint32_t G, float* out);
 
 // Whether the LayerNorm before `a` should be fused into its read of x (a.ln set) on `d`:
 // when the Texel kernel runs it and the layer is narrow enough that recomputing the row
