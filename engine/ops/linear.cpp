@@ -160,12 +160,12 @@ void linear(vk::Context& ctx, vk::Recorder& rec, const LinearArgs& a, std::strin
     shader = ShaderId::linear_texel;
     slots[0] = Slot::TexelFloat;
     slots[1] = f16 ? Slot::TexelHalf : Slot::TexelFloat;
-    // Runs of 4 columns per lane with vec4 epilogue loads and stores, where y, bias and
-    // LayerScale can be viewed as whole vec4s, for layers with a side of at most 384: on
-    // lavapipe it made ViT-Ti/16 ~16% faster, ViT-S/16 the same, and ViT-B/16's layers (all
-    // sides >= 768) ~20% slower, the wider gather in W costing more than the epilogue saves.
+    // The vec4 epilogue (loads and stores of 4 adjacent columns per lane) where y, bias and
+    // LayerScale can be viewed as whole vec4s: always with packed weights (which give lanes
+    // runs of 4 columns anyway), with row-major ones for layers with a side of at most 384
+    // (there, on ViT-B/16's layers, its wider gather in W cost ~20% more than it saved).
     const uint64_t align = std::max<uint64_t>({16, d.min_texel_offset_alignment, d.min_storage_offset_alignment});
-    if ((a.K <= 384 || a.N <= 384) && a.N % 4 == 0 && p.ldy % 4 == 0 && aligned(a.y, align) &&
+    if ((a.w_group || a.K <= 384 || a.N <= 384) && a.N % 4 == 0 && p.ldy % 4 == 0 && aligned(a.y, align) &&
         (!a.bias || aligned(*a.bias, align)) && (!a.gamma || aligned(*a.gamma, align))) {
       shader = ShaderId::linear_texel_v4;
       slots[2] = slots[3] = Slot::TexelFloat;
