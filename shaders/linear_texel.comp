@@ -3,7 +3,7 @@
 // linear.comp. See docs/performance.md and ../shared/docs/lavapipe-gemm.md for why:
 //  - x and W are read through uniform texel buffers (RGBA32F, texelFetch): on lavapipe a texel
 //    fetch is a branch-free gather, while an SSBO load is scalarised per lane;
-//  - one subgroup (SG lanes, one SIMD register on the CPU) computes RM = 4 rows x SG*CN
+//  - one subgroup (SG lanes, one SIMD register on the CPU) computes RM = 8 rows x SG*CN
 //    columns; lane l owns columns n0 + l + SG*j (j < CN);
 //  - along K the lanes fetch one vec4 of x each (SG vec4 = 4*SG values of K per block) and
 //    share them with subgroupBroadcast, then fetch their own W rows.
@@ -44,7 +44,7 @@ layout(constant_id = 6) const uint CN = 8;   // columns per lane (<= CN_MAX)
 layout(constant_id = 7) const uint LN = 0;   // LayerNorm fused into the read of x
 layout(constant_id = 8) const uint PACKED = 0;  // W in groups of 4*SG columns (see above)
 
-#define RM 4
+#define RM 8
 #define CN_MAX 16
 
 layout(binding = 0) uniform samplerBuffer X;  // (M, lda) floats as vec4 texels
@@ -110,12 +110,20 @@ void row_stats(int xrow[RM], uint K4) {
     vec4 a1 = subgroupBroadcast(xv[1], I);                               \
     vec4 a2 = subgroupBroadcast(xv[2], I);                               \
     vec4 a3 = subgroupBroadcast(xv[3], I);                               \
+    vec4 a4 = subgroupBroadcast(xv[4], I);                               \
+    vec4 a5 = subgroupBroadcast(xv[5], I);                               \
+    vec4 a6 = subgroupBroadcast(xv[6], I);                               \
+    vec4 a7 = subgroupBroadcast(xv[7], I);                               \
     for (uint j = 0; j < CN; ++j) {                                      \
       vec4 wv = texelFetch(W, wrow[j] + int((K4BASE + I) * WSTEP));       \
       acc[0][j] += dot(a0, wv);                                          \
       acc[1][j] += dot(a1, wv);                                          \
       acc[2][j] += dot(a2, wv);                                          \
       acc[3][j] += dot(a3, wv);                                          \
+      acc[4][j] += dot(a4, wv);                                          \
+      acc[5][j] += dot(a5, wv);                                          \
+      acc[6][j] += dot(a6, wv);                                          \
+      acc[7][j] += dot(a7, wv);                                          \
     }                                                                    \
   }
 

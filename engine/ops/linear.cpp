@@ -16,7 +16,7 @@ struct Push {
   float eps;  // fused LayerNorm (texel kernel)
 };
 
-constexpr uint32_t kRowsPerSubgroup = 4;  // RM in linear_texel.comp
+constexpr uint32_t kRowsPerSubgroup = 8;  // RM in linear_texel.comp
 
 struct Tile {
   uint32_t bm, bn, bk, tm, tn;
