@@ -45,21 +45,28 @@ MemoryRequest weights_request(const VitWeights& w) {
   auto opt = [&](const std::optional<HostTensor>& h) {
     if (h) add(*h);
   };
+  // Dense weights (N, K) may be stored packed for the CPU-device kernel, their columns
+  // rounded up to a group of up to 64 (ops::linear_weight_group).
+  auto dense = [&](const HostTensor& h) {
+    if (h.shape.size() != 2) return add(h);
+    t.add(h.name, (uint64_t(h.shape[0]) + 63) / 64 * 64 * uint64_t(h.shape[1]) * 4);
+  };
   add(w.patch_w);
   opt(w.patch_b);
   opt(w.prefix);
   opt(w.pos);
   for (const auto& b : w.blocks) {
-    for (const HostTensor* h : {&b.norm1_w, &b.norm1_b, &b.qkv_w, &b.proj_w, &b.proj_b, &b.norm2_w, &b.norm2_b,
-                                &b.fc1_w, &b.fc1_b, &b.fc2_w, &b.fc2_b})
+    for (const HostTensor* h : {&b.norm1_w, &b.norm1_b, &b.proj_b, &b.norm2_w, &b.norm2_b, &b.fc1_b, &b.fc2_b})
       add(*h);
+    for (const HostTensor* h : {&b.qkv_w, &b.proj_w, &b.fc1_w, &b.fc2_w}) dense(*h);
     opt(b.qkv_b);
     opt(b.ls1);
     opt(b.ls2);
   }
-  for (const auto* h : {&w.norm_w, &w.norm_b, &w.fc_norm_w, &w.fc_norm_b, &w.head_w, &w.head_b, &w.head_dist_w,
-                        &w.head_dist_b, &w.pooler_w, &w.pooler_b})
+  for (const auto* h : {&w.norm_w, &w.norm_b, &w.fc_norm_w, &w.fc_norm_b, &w.head_b, &w.head_dist_b, &w.pooler_b})
     opt(*h);
+  for (const auto* h : {&w.head_w, &w.head_dist_w, &w.pooler_w})
+    if (*h) dense(**h);
   return t.r;
 }
 
