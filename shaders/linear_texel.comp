@@ -104,8 +104,9 @@ void row_stats(int xrow[RM], uint K4) {
 }
 
 // One vec4 step along K: broadcast lane I's x values and multiply with this lane's W rows.
-#define STEP(I, K4BASE, LIMIT)                                           \
-  if (I < SG && I < LIMIT) {                                             \
+#define STEP(I, K4BASE, K4)                                              \
+  if (I < SG) {                                                          \
+    int wk = int(min(K4BASE + I, K4 - 1u) * WSTEP);                      \
     vec4 a0 = subgroupBroadcast(xv[0], I);                               \
     vec4 a1 = subgroupBroadcast(xv[1], I);                               \
     vec4 a2 = subgroupBroadcast(xv[2], I);                               \
@@ -115,7 +116,7 @@ void row_stats(int xrow[RM], uint K4) {
     vec4 a6 = subgroupBroadcast(xv[6], I);                               \
     vec4 a7 = subgroupBroadcast(xv[7], I);                               \
     for (uint j = 0; j < CN; ++j) {                                      \
-      vec4 wv = texelFetch(W, wrow[j] + int((K4BASE + I) * WSTEP));       \
+      vec4 wv = texelFetch(W, wrow[j] + wk);                             \
       acc[0][j] += dot(a0, wv);                                          \
       acc[1][j] += dot(a1, wv);                                          \
       acc[2][j] += dot(a2, wv);                                          \
@@ -155,23 +156,15 @@ void main() {
     for (uint j = 0; j < CN; ++j) acc[r][j] = 0.0;
   if (LN != 0u) row_stats(xrow, K4);
 
-  uint kb = 0;
-  // Full blocks of SG vec4s: no bounds checks in the unrolled steps.
-  for (; kb + SG <= K4; kb += SG) {
-    fetch_x(xrow, kb, true);
-    STEP(0, kb, SG) STEP(1, kb, SG) STEP(2, kb, SG) STEP(3, kb, SG)
-    STEP(4, kb, SG) STEP(5, kb, SG) STEP(6, kb, SG) STEP(7, kb, SG)
-    STEP(8, kb, SG) STEP(9, kb, SG) STEP(10, kb, SG) STEP(11, kb, SG)
-    STEP(12, kb, SG) STEP(13, kb, SG) STEP(14, kb, SG) STEP(15, kb, SG)
-  }
-  // The last partial block (K4 not a multiple of SG).
-  if (kb < K4) {
-    uint rest = K4 - kb;
-    fetch_x(xrow, kb, lane < rest);
-    STEP(0, kb, rest) STEP(1, kb, rest) STEP(2, kb, rest) STEP(3, kb, rest)
-    STEP(4, kb, rest) STEP(5, kb, rest) STEP(6, kb, rest) STEP(7, kb, rest)
-    STEP(8, kb, rest) STEP(9, kb, rest) STEP(10, kb, rest) STEP(11, kb, rest)
-    STEP(12, kb, rest) STEP(13, kb, rest) STEP(14, kb, rest) STEP(15, kb, rest)
+  // Blocks of SG vec4s along K. In the last one (K4 not a multiple of SG) the lanes past K4
+  // fetch zeros of x and the W fetches stay on the last real texel: one copy of the unrolled
+  // block (a separate tail would double the code lavapipe compiles, seconds per pipeline).
+  for (uint kb = 0; kb < K4; kb += SG) {
+    fetch_x(xrow, kb, kb + lane < K4);
+    STEP(0, kb, K4) STEP(1, kb, K4) STEP(2, kb, K4) STEP(3, kb, K4)
+    STEP(4, kb, K4) STEP(5, kb, K4) STEP(6, kb, K4) STEP(7, kb, K4)
+    STEP(8, kb, K4) STEP(9, kb, K4) STEP(10, kb, K4) STEP(11, kb, K4)
+    STEP(12, kb, K4) STEP(13, kb, K4) STEP(14, kb, K4) STEP(15, kb, K4)
   }
 
 #ifdef VEC4_OUT

@@ -175,6 +175,9 @@ const std::vector<Shape>& odd_shapes() {
       {65, 132, 36, ops::Activation::Tanh, false},                     // partial K block, no bias
       {5, 8, 12, ops::Activation::Gelu},
       {9, 24, 40, ops::Activation::None, true, true, true, 2.0f, 44, 28, 52},  // strided, residual
+      // taller, the last row tile partial
+      {130, 68, 48, ops::Activation::Gelu, true, true, true, 0.5f},    // vec4 epilogue
+      {129, 70, 36, ops::Activation::Tanh, false},                     // scalar epilogue
   };
   return shapes;
 }
