@@ -2,7 +2,7 @@
 // Multi-head self-attention for CPU Vulkan devices (lavapipe), one dispatch per layer:
 //   out[b, i, h*D:(h+1)*D] = softmax_j(q_i . k_j * D^-0.5) v_j          (paper eq. 5)
 // q, k, v come from the fused qkv activation (B*N, 3C) read as RGBA32F texels.
-// One subgroup (SG lanes) handles RM = 4 queries of one head:
+// One subgroup (SG lanes) handles RM = 8 queries of one head:
 //   scores: lanes split the keys (lane l: keys jb + l + SG*c, c < CK); the queries' vec4s
 //           are shared with subgroupBroadcast, like linear_texel.comp;
 //   softmax: online (running max and sum, rescaling the output), so the N x N matrix is

@@ -4,7 +4,7 @@
 //  - x and W are read through uniform texel buffers (RGBA32F, texelFetch): on lavapipe a texel
 //    fetch is a branch-free gather, while an SSBO load is scalarised per lane;
 //  - one subgroup (SG lanes, one SIMD register on the CPU) computes RM = 8 rows x SG*CN
-//    columns; lane l owns columns n0 + l + SG*j (j < CN);
+//    columns (which columns a lane owns: below);
 //  - along K the lanes fetch one vec4 of x each (SG vec4 = 4*SG values of K per block) and
 //    share them with subgroupBroadcast, then fetch their own W rows.
 // W may be an RGBA16F view (fp16 weights, half the bytes per fetch): texelFetch returns the
@@ -25,7 +25,8 @@
 // texels the lanes fetch for one accumulator and one k4 are adjacent (128 bytes for SG = 8)
 // and each accumulator's fetches walk one sequential stream. In row-major W each fetch
 // gathers SG rows (SG cache lines) and a subgroup walks SG*CN row streams at once.
-// Needs K, lda and ldw multiples of 4 (vec4 texels) and the views aligned to 16 bytes.
+// Needs K, lda and (row-major W) ldw multiples of 4 (vec4 texels) and the views aligned to
+// 16 bytes.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_ballot : require
