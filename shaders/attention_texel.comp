@@ -2,7 +2,7 @@
 // Multi-head self-attention for CPU Vulkan devices (lavapipe), one dispatch per layer:
 //   out[b, i, h*D:(h+1)*D] = softmax_j(q_i . k_j * D^-0.5) v_j          (paper eq. 5)
 // q, k, v come from the fused qkv activation (B*N, 3C) read as RGBA32F texels.
-// One subgroup (SG lanes) handles RM = 8 queries of one head:
+// One subgroup (SG lanes) handles RM = 4 queries of one head:
 //   scores: lanes split the keys (lane l: keys jb + l + SG*c, c < CK); the queries' vec4s
 //           are shared with subgroupBroadcast, like linear_texel.comp;
 //   softmax: online (running max and sum, rescaling the output), so the N x N matrix is
@@ -24,7 +24,7 @@ layout(constant_id = 2) const uint DB = 2;       // head-dim blocks of 4*SG floa
 layout(constant_id = 3) const uint CK = 8;       // keys per lane per block (<= 8)
 layout(constant_id = 4) const uint WRITE_P = 0;  // also write the probabilities
 
-#define RM 8
+#define RM 4
 #define NEG_BIG -3.0e38
 
 layout(binding = 0) uniform samplerBuffer QKV;  // (B*N, 3C) floats as vec4 texels
@@ -52,20 +52,12 @@ int D4;
     vec4 a1 = subgroupBroadcast(qv[1][DBI], I);                           \
     vec4 a2 = subgroupBroadcast(qv[2][DBI], I);                           \
     vec4 a3 = subgroupBroadcast(qv[3][DBI], I);                           \
-    vec4 a4 = subgroupBroadcast(qv[4][DBI], I);                           \
-    vec4 a5 = subgroupBroadcast(qv[5][DBI], I);                           \
-    vec4 a6 = subgroupBroadcast(qv[6][DBI], I);                           \
-    vec4 a7 = subgroupBroadcast(qv[7][DBI], I);                           \
     for (uint c = 0; c < CK; ++c) {                                       \
       vec4 kv = texelFetch(QKV, krow[c] + int(DBI * SG + I));             \
       s[0][c] += dot(a0, kv);                                             \
       s[1][c] += dot(a1, kv);                                             \
       s[2][c] += dot(a2, kv);                                             \
       s[3][c] += dot(a3, kv);                                             \
-      s[4][c] += dot(a4, kv);                                             \
-      s[5][c] += dot(a5, kv);                                             \
-      s[6][c] += dot(a6, kv);                                             \
-      s[7][c] += dot(a7, kv);                                             \
     }                                                                     \
   }
 
@@ -99,10 +91,6 @@ void scores(uint jb, uint kbase, uint ld4, uint koff4) {
     float p1 = subgroupBroadcast(pr[1][CI], SRC);                          \
     float p2 = subgroupBroadcast(pr[2][CI], SRC);                          \
     float p3 = subgroupBroadcast(pr[3][CI], SRC);                          \
-    float p4 = subgroupBroadcast(pr[4][CI], SRC);                          \
-    float p5 = subgroupBroadcast(pr[5][CI], SRC);                          \
-    float p6 = subgroupBroadcast(pr[6][CI], SRC);                          \
-    float p7 = subgroupBroadcast(pr[7][CI], SRC);                          \
     int vrow = int((kbase + j) * ld4 + voff4);                             \
     for (uint db = 0; db < DB; ++db) {                                     \
       vec4 vv = texelFetch(QKV, vrow + dcol[db]);                          \
@@ -110,10 +98,6 @@ void scores(uint jb, uint kbase, uint ld4, uint koff4) {
       o[1][db] += p1 * vv;                                                 \
       o[2][db] += p2 * vv;                                                 \
       o[3][db] += p3 * vv;                                                 \
-      o[4][db] += p4 * vv;                                                 \
-      o[5][db] += p5 * vv;                                                 \
-      o[6][db] += p6 * vv;                                                 \
-      o[7][db] += p7 * vv;                                                 \
     }                                                                      \
   }
 

@@ -8,7 +8,7 @@
 namespace vitscope::ops {
 
 namespace {
-constexpr uint32_t kQueriesPerSubgroup = 8;  // RM in attention_texel.comp
+constexpr uint32_t kQueriesPerSubgroup = 4;  // RM in attention_texel.comp
 constexpr uint32_t kMaxDimBlocks = 4;        // DB
 }  // namespace
 
