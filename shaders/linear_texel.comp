@@ -105,9 +105,9 @@ void row_stats(int xrow[RM], uint K4) {
 }
 
 // One vec4 step along K: broadcast lane I's x values and multiply with this lane's W rows.
-#define STEP(I, K4BASE, K4)                                              \
+#define STEP(I, KB)                                                      \
   if (I < SG) {                                                          \
-    int wk = int(min(K4BASE + I, K4 - 1u) * WSTEP);                      \
+    int wk = int(min(KB + I, K4 - 1u) * WSTEP);                          \
     vec4 a0 = subgroupBroadcast(xv[0], I);                               \
     vec4 a1 = subgroupBroadcast(xv[1], I);                               \
     vec4 a2 = subgroupBroadcast(xv[2], I);                               \
@@ -162,10 +162,8 @@ void main() {
   // block (a separate tail would double the code lavapipe compiles, seconds per pipeline).
   for (uint kb = 0; kb < K4; kb += SG) {
     fetch_x(xrow, kb, kb + lane < K4);
-    STEP(0, kb, K4) STEP(1, kb, K4) STEP(2, kb, K4) STEP(3, kb, K4)
-    STEP(4, kb, K4) STEP(5, kb, K4) STEP(6, kb, K4) STEP(7, kb, K4)
-    STEP(8, kb, K4) STEP(9, kb, K4) STEP(10, kb, K4) STEP(11, kb, K4)
-    STEP(12, kb, K4) STEP(13, kb, K4) STEP(14, kb, K4) STEP(15, kb, K4)
+    STEP(0, kb) STEP(1, kb) STEP(2, kb) STEP(3, kb) STEP(4, kb) STEP(5, kb) STEP(6, kb) STEP(7, kb)
+    STEP(8, kb) STEP(9, kb) STEP(10, kb) STEP(11, kb) STEP(12, kb) STEP(13, kb) STEP(14, kb) STEP(15, kb)
   }
 
 #ifdef VEC4_OUT

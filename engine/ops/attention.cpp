@@ -17,7 +17,7 @@ bool attention_kernel_supported(const vk::DeviceInfo& d, const AttentionArgs& a,
   uint32_t sg = d.subgroup_size;
   uint64_t align = std::max<uint64_t>(16, d.min_texel_offset_alignment);
   return d.subgroup_ballot && d.subgroup_arithmetic && (sg == 4 || sg == 8 || sg == 16) && a.D % 4 == 0 &&
-         a.D <= kMaxDimBlocks * 4 * sg && a.qkv.offset % align == 0;
+         a.D <= kMaxDimBlocks * 4 * sg && a.qkv.aligned_to(align);
 }
 
 AttentionKernel choose_attention_kernel(const vk::DeviceInfo& d, const AttentionArgs& a) {

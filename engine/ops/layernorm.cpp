@@ -16,9 +16,8 @@ bool layernorm_kernel_supported(const vk::DeviceInfo& d, const LayerNormArgs& a,
   if (k != LayerNormKernel::Texel) return true;
   const uint32_t ldx = a.ldx ? a.ldx : a.C, ldy = a.ldy ? a.ldy : a.C;
   const uint64_t align = std::max<uint64_t>({16, d.min_texel_offset_alignment, d.min_storage_offset_alignment});
-  auto aligned = [align](const vk::BufferView& v) { return v.offset % align == 0; };
-  return a.C % 4 == 0 && ldx % 4 == 0 && ldy % 4 == 0 && aligned(a.x) && aligned(a.gamma) && aligned(a.beta) &&
-         aligned(a.y);
+  return a.C % 4 == 0 && ldx % 4 == 0 && ldy % 4 == 0 && a.x.aligned_to(align) && a.gamma.aligned_to(align) &&
+         a.beta.aligned_to(align) && a.y.aligned_to(align);
 }
 
 LayerNormKernel choose_layernorm_kernel(const vk::DeviceInfo& d, const LayerNormArgs& a) {

@@ -31,8 +31,6 @@ const Tile& tile_of(LinearKernel k) {
 
 uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 
-bool aligned(const vk::BufferView& v, uint64_t a) { return a == 0 || v.offset % a == 0; }
-
 }  // namespace
 
 const char* linear_kernel_name(LinearKernel k) {
@@ -48,13 +46,12 @@ const char* linear_kernel_name(LinearKernel k) {
 }
 
 uint32_t linear_weight_group(const vk::DeviceInfo& d, const LinearArgs& a) {
+  // On CPU devices choose_linear_kernel takes the Texel kernel whenever it can run the layer.
   LinearArgs row_major = a;
   row_major.w_group = 0;
-  row_major.kernel = LinearKernel::Auto;
-  if (d.device_type != VK_PHYSICAL_DEVICE_TYPE_CPU || choose_linear_kernel(d, row_major) != LinearKernel::Texel ||
-      !linear_kernel_supported(d, row_major, LinearKernel::Texel))
-    return 0;
-  return 4 * d.subgroup_size;
+  const bool texel = d.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU &&
+                     linear_kernel_supported(d, row_major, LinearKernel::Texel);
+  return texel ? 4 * d.subgroup_size : 0;
 }
 
 uint64_t packed_weight_elements(uint32_t N, uint32_t K, uint32_t G) { return uint64_t(ceil_div(N, G)) * G * K; }
@@ -83,9 +80,10 @@ bool linear_kernel_supported(const vk::DeviceInfo& d, const LinearArgs& a, Linea
       bool sg_ok = d.subgroup_ballot && (sg == 4 || sg == 8 || sg == 16) &&
                    sg * 4 <= d.max_workgroup_invocations;
       uint64_t align = std::max<uint64_t>(16, d.min_texel_offset_alignment);
-      bool ln_ok = !a.ln || (d.subgroup_arithmetic && aligned(a.ln->gamma, align) && aligned(a.ln->beta, align));
+      bool ln_ok =
+          !a.ln || (d.subgroup_arithmetic && a.ln->gamma.aligned_to(align) && a.ln->beta.aligned_to(align));
       bool w_ok = a.w_group ? a.w_group == 4 * sg : ldw % 4 == 0;
-      return sg_ok && ln_ok && w_ok && a.K % 4 == 0 && lda % 4 == 0 && aligned(a.x, align) && aligned(a.w, align);
+      return sg_ok && ln_ok && w_ok && a.K % 4 == 0 && lda % 4 == 0 && a.x.aligned_to(align) && a.w.aligned_to(align);
     }
     case LinearKernel::TiledSmall:
     case LinearKernel::TiledMedium:
@@ -165,8 +163,8 @@ void linear(vk::Context& ctx, vk::Recorder& rec, const LinearArgs& a, std::strin
     // runs of 4 columns anyway), with row-major ones for layers with a side of at most 384
     // (there, on ViT-B/16's layers, its wider gather in W cost ~20% more than it saved).
     const uint64_t align = std::max<uint64_t>({16, d.min_texel_offset_alignment, d.min_storage_offset_alignment});
-    if ((a.w_group || a.K <= 384 || a.N <= 384) && a.N % 4 == 0 && p.ldy % 4 == 0 && aligned(a.y, align) &&
-        (!a.bias || aligned(*a.bias, align)) && (!a.gamma || aligned(*a.gamma, align))) {
+    if ((a.w_group || a.K <= 384 || a.N <= 384) && a.N % 4 == 0 && p.ldy % 4 == 0 && a.y.aligned_to(align) &&
+        (!a.bias || a.bias->aligned_to(align)) && (!a.gamma || a.gamma->aligned_to(align))) {
       shader = ShaderId::linear_texel_v4;
       slots[2] = slots[3] = Slot::TexelFloat;
       slots.push_back(Slot::TexelFloat);

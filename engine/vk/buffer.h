@@ -51,6 +51,8 @@ struct BufferView {
   const Buffer* buffer = nullptr;
   VkDeviceSize offset = 0;
   VkDeviceSize bytes = 0;  // 0: to the end of the buffer
+  // Whether the view starts on a multiple of `a` bytes (texel views and vec4 accesses need it).
+  bool aligned_to(VkDeviceSize a) const { return a == 0 || offset % a == 0; }
 };
 
 // Streams host data into device-local buffers through one staging buffer, batching
