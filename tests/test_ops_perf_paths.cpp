@@ -411,7 +411,8 @@ TEST_CASE("linear kernel selection per device class") {
 
 namespace {
 
-void check_attention(int B, int N, int H, int D, ops::AttentionKernel k, bool write_prob, uint32_t seed) {
+void check_attention(int B, int N, int H, int D, ops::AttentionKernel k, bool write_prob, uint32_t seed,
+                     uint32_t keys_per_lane = 0) {
   auto& ctx = context();
   int C = H * D;
   auto qkv = test::random_vector(size_t(B) * N * 3 * C, seed, 1.5f);
@@ -422,9 +423,11 @@ void check_attention(int B, int N, int H, int D, ops::AttentionKernel k, bool wr
   ops::AttentionArgs a{view(dq), view(dp), view(dout), uint32_t(B), uint32_t(N), uint32_t(H), uint32_t(D)};
   a.write_prob = write_prob;
   a.kernel = k;
+  a.keys_per_lane = keys_per_lane;
   std::string tag = std::string(k == ops::AttentionKernel::Fused ? "fused" : "two-pass") +
                     (write_prob ? " +P" : "") + " B=" + std::to_string(B) + " N=" + std::to_string(N) +
-                    " H=" + std::to_string(H) + " D=" + std::to_string(D);
+                    " H=" + std::to_string(H) + " D=" + std::to_string(D) +
+                    (keys_per_lane ? " CK=" + std::to_string(keys_per_lane) : "");
   REQUIRE_MESSAGE(ops::attention_kernel_supported(ctx.info(), a, k), tag);
   vk::Recorder rec(ctx);
   rec.begin();
@@ -464,6 +467,46 @@ TEST_CASE("attention kernels: fused (online softmax) and two-pass against the CP
     if (c.N <= 64) check_attention(c.B, c.N, c.H, c.D, ops::AttentionKernel::TwoPass, true, ++seed);
   }
   if (!fused) MESSAGE("fused attention not supported on this device: only the two-pass path was tested");
+}
+
+TEST_CASE("fused attention: every number of keys per lane, with partial last blocks") {
+  auto& ctx = context();
+  ops::AttentionArgs probe;
+  probe.D = 64;
+  if (!ops::attention_kernel_supported(ctx.info(), probe, ops::AttentionKernel::Fused)) {
+    MESSAGE("fused attention not supported on this device");
+    return;
+  }
+  // N = 197 leaves a different partial last block for each CK (blocks of 8 * CK keys on
+  // lavapipe); N = 41 and 131 are short and odd.
+  uint32_t seed = 1900;
+  for (uint32_t ck = 1; ck <= 8; ++ck) {
+    check_attention(1, 197, 2, 64, ops::AttentionKernel::Fused, false, ++seed, ck);
+    check_attention(2, ck % 2 ? 41 : 131, 3, 16, ops::AttentionKernel::Fused, ck >= 5, ++seed, ck);
+  }
+  ops::AttentionArgs too_many = probe;
+  too_many.keys_per_lane = 9;  // the kernel keeps at most 8 scores per query and lane
+  CHECK_FALSE(ops::attention_kernel_supported(ctx.info(), too_many, ops::AttentionKernel::Fused));
+}
+
+TEST_CASE("fused attention: keys per lane by sequence length") {
+  // Short sequences: 2 or 4 (the bundled model, N = 50, measured fastest with 4).
+  CHECK(ops::attention_keys_per_lane(8, 5) == 2);
+  CHECK(ops::attention_keys_per_lane(8, 16) == 2);
+  CHECK(ops::attention_keys_per_lane(8, 50) == 4);
+  CHECK(ops::attention_keys_per_lane(8, 127) == 4);
+  // ViT-*/16 at 224 (N = 197): 5 keys per lane score 200 keys; 4 would score 224.
+  CHECK(ops::attention_keys_per_lane(8, 197) == 5);
+  // Where several pad alike, more keys per lane (fewer softmax steps per key) wins.
+  CHECK(ops::attention_keys_per_lane(8, 257) == 7);   // 280 keys scored, as with 5
+  CHECK(ops::attention_keys_per_lane(8, 577) == 7);   // 616
+  CHECK(ops::attention_keys_per_lane(8, 1370) == 8);  // 1408
+  for (uint32_t sg : {4u, 8u, 16u})
+    for (uint32_t n = 1; n <= 2000; ++n) {
+      const uint32_t ck = ops::attention_keys_per_lane(sg, n);
+      REQUIRE(ck >= 2);
+      REQUIRE(ck <= 8);
+    }
 }
 
 TEST_CASE("attention kernel selection per device class") {

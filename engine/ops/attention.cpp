@@ -10,6 +10,7 @@ namespace vitscope::ops {
 namespace {
 constexpr uint32_t kQueriesPerSubgroup = 4;  // RM in attention_texel.comp
 constexpr uint32_t kMaxDimBlocks = 4;        // DB
+constexpr uint32_t kMaxKeysPerLane = 8;      // CK
 }  // namespace
 
 bool attention_kernel_supported(const vk::DeviceInfo& d, const AttentionArgs& a, AttentionKernel k) {
@@ -17,7 +18,20 @@ bool attention_kernel_supported(const vk::DeviceInfo& d, const AttentionArgs& a,
   uint32_t sg = d.subgroup_size;
   uint64_t align = std::max<uint64_t>(16, d.min_texel_offset_alignment);
   return d.subgroup_ballot && d.subgroup_arithmetic && (sg == 4 || sg == 8 || sg == 16) && a.D % 4 == 0 &&
-         a.D <= kMaxDimBlocks * 4 * sg && a.qkv.aligned_to(align);
+         a.D <= kMaxDimBlocks * 4 * sg && a.keys_per_lane <= kMaxKeysPerLane && a.qkv.aligned_to(align);
+}
+
+uint32_t attention_keys_per_lane(uint32_t subgroup_size, uint32_t N) {
+  if (N <= 2 * subgroup_size) return 2;
+  if (N < 128) return 4;
+  uint32_t best = 4;
+  double best_cost = 0;
+  for (uint32_t ck = 4; ck <= 8; ++ck) {
+    const uint32_t block = subgroup_size * ck;
+    const double cost = double((N + block - 1) / block * block) * (1.0 + 1.1 / ck);
+    if (ck == 4 || cost < best_cost) best = ck, best_cost = cost;
+  }
+  return best;
 }
 
 AttentionKernel choose_attention_kernel(const vk::DeviceInfo& d, const AttentionArgs& a) {
@@ -41,7 +55,7 @@ void attention(vk::Context& ctx, vk::Recorder& rec, const AttentionArgs& a, cons
     } p{a.N, a.H, a.D, C, 1.0f / std::sqrt(float(a.D))};
     uint32_t sg = d.subgroup_size, wy = 1;
     uint32_t db = (a.D / 4 + sg - 1) / sg;
-    uint32_t ck = a.N <= 2 * sg ? 2u : 4u;
+    uint32_t ck = a.keys_per_lane ? a.keys_per_lane : attention_keys_per_lane(sg, a.N);
     const auto& pipe = ctx.pipelines().get({ShaderId::attention_texel,
                                             {Slot::TexelFloat, Slot::Storage, Slot::Storage},
                                             sizeof p,

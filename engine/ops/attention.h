@@ -22,7 +22,15 @@ struct AttentionArgs {
   uint32_t B = 1, N = 0, H = 0, D = 0;
   bool write_prob = true;
   AttentionKernel kernel = AttentionKernel::Auto;  // force one (tests)
+  uint32_t keys_per_lane = 0;                      // fused kernel's CK, 2..8; 0: attention_keys_per_lane (tests)
 };
+
+// Keys each lane scores per block in the fused kernel (CK; a block is subgroup_size * CK keys).
+// The last block is padded with keys that are scored and thrown away, and every block pays a
+// softmax and rescale step, so the choice minimises (padded keys) * (1 + 1.1 / CK): that cost
+// model fits the fused kernel's time on lavapipe at N = 197 and 577 (docs/performance.md).
+// Short sequences (N < 128) keep 4 (2 when N <= 2 * subgroup size): measured on the bundled model.
+uint32_t attention_keys_per_lane(uint32_t subgroup_size, uint32_t N);
 
 AttentionKernel choose_attention_kernel(const vk::DeviceInfo& d, const AttentionArgs& a);
 bool attention_kernel_supported(const vk::DeviceInfo& d, const AttentionArgs& a, AttentionKernel k);
