@@ -4,7 +4,9 @@
 // q, k, v come from the fused qkv activation (B*N, 3C) read as RGBA32F texels.
 // One subgroup (SG lanes) handles RM = 4 queries of one head:
 //   scores: lanes split the keys (lane l: keys jb + l + SG*c, c < CK); the queries' vec4s
-//           are shared with subgroupBroadcast, like linear_texel.comp;
+//           are shared with subgroupBroadcast, like linear_texel.comp, but once per
+//           subgroup rather than once per key block: every lane keeps all RM x D/4 of them
+//           (qs), which cut the kernel's time by ~20% on lavapipe (docs/performance.md);
 //   softmax: online (running max and sum, rescaling the output), so the N x N matrix is
 //            never stored unless WRITE_P asks for it;
 //   P.V:    lanes split the head dimension (lane l: dims 4(db*SG + l)..+3); each key's
@@ -36,7 +38,7 @@ layout(push_constant) uniform Push {
   float scale;  // D^-0.5
 } p;
 
-vec4 qv[RM][4];     // this lane's vec4 of each query row, per head-dim block
+vec4 qs[RM][DB * SG];  // vec4 d4 of each query row, the same in every lane
 float s[RM][8];     // scores of this lane's keys in the current block
 int krow[8];        // texel index of this lane's keys' k vectors (head offset included)
 vec4 o[RM][4];      // output accumulators: this lane's dims, per block
@@ -45,13 +47,13 @@ float mrow[RM], lsum[RM];
 uint lane;
 int D4;
 
-// q_r . k over the 4*SG dims of block DBI, step I: broadcast lane I's q vec4s.
+// q_r . k over the 4*SG dims of block DBI, step I: lane I's q vec4s, shared in qs.
 #define QK_STEP(DBI, I)                                                   \
   if (I < SG && DBI * SG + I < D4) {                                      \
-    vec4 a0 = subgroupBroadcast(qv[0][DBI], I);                           \
-    vec4 a1 = subgroupBroadcast(qv[1][DBI], I);                           \
-    vec4 a2 = subgroupBroadcast(qv[2][DBI], I);                           \
-    vec4 a3 = subgroupBroadcast(qv[3][DBI], I);                           \
+    vec4 a0 = qs[0][DBI * SG + I];                                        \
+    vec4 a1 = qs[1][DBI * SG + I];                                        \
+    vec4 a2 = qs[2][DBI * SG + I];                                        \
+    vec4 a3 = qs[3][DBI * SG + I];                                        \
     for (uint c = 0; c < CK; ++c) {                                       \
       vec4 kv = texelFetch(QKV, krow[c] + int(DBI * SG + I));             \
       s[0][c] += dot(a0, kv);                                             \
@@ -68,6 +70,17 @@ int D4;
     QK_STEP(DBI, 8) QK_STEP(DBI, 9) QK_STEP(DBI, 10) QK_STEP(DBI, 11)     \
     QK_STEP(DBI, 12) QK_STEP(DBI, 13) QK_STEP(DBI, 14) QK_STEP(DBI, 15)   \
   }
+
+// qs[r][DBI * SG + I] = lane I's vec4 of block DBI of query row r, for every row.
+#define Q_SHARE(DBI, I)                                                   \
+  if (I < SG && DBI < DB)                                                 \
+    for (uint r = 0; r < RM; ++r) qs[r][DBI * SG + I] = subgroupBroadcast(qv[r][DBI], I);
+
+#define Q_SHARE_BLOCK(DBI)                                                \
+  Q_SHARE(DBI, 0) Q_SHARE(DBI, 1) Q_SHARE(DBI, 2) Q_SHARE(DBI, 3)         \
+  Q_SHARE(DBI, 4) Q_SHARE(DBI, 5) Q_SHARE(DBI, 6) Q_SHARE(DBI, 7)         \
+  Q_SHARE(DBI, 8) Q_SHARE(DBI, 9) Q_SHARE(DBI, 10) Q_SHARE(DBI, 11)       \
+  Q_SHARE(DBI, 12) Q_SHARE(DBI, 13) Q_SHARE(DBI, 14) Q_SHARE(DBI, 15)
 
 // Scores of keys jb + lane + SG*c, scaled; keys past N get a huge negative score.
 void scores(uint jb, uint kbase, uint ld4, uint koff4) {
@@ -120,6 +133,8 @@ void main() {
   int dcol[4];
   for (uint db = 0; db < DB; ++db) dcol[db] = min(int(db * SG + lane), D4 - 1);
 
+  vec4 qv[RM][4];  // this lane's vec4 of each query row, per head-dim block
+
   for (uint r = 0; r < RM; ++r) {
     int qrow = int((kbase + min(i0 + r, p.N - 1u)) * ld4 + qoff4);
     for (uint db = 0; db < DB; ++db) {
@@ -130,6 +145,7 @@ void main() {
     mrow[r] = NEG_BIG;
     lsum[r] = 0.0;
   }
+  Q_SHARE_BLOCK(0) Q_SHARE_BLOCK(1) Q_SHARE_BLOCK(2) Q_SHARE_BLOCK(3)
 
   float pr[RM][8];
   const uint KB = SG * CK;  // keys per block
