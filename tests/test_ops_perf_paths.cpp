@@ -490,22 +490,26 @@ TEST_CASE("fused attention: every number of keys per lane, with partial last blo
 }
 
 TEST_CASE("fused attention: keys per lane by sequence length") {
-  // Short sequences: 2 or 4 (the bundled model, N = 50, measured fastest with 4).
+  // Up to 2 x subgroup size keys: 2 per lane.
   CHECK(ops::attention_keys_per_lane(8, 5) == 2);
   CHECK(ops::attention_keys_per_lane(8, 16) == 2);
-  CHECK(ops::attention_keys_per_lane(8, 50) == 4);
-  CHECK(ops::attention_keys_per_lane(8, 127) == 4);
-  // ViT-*/16 at 224 (N = 197): 5 keys per lane score 200 keys; 4 would score 224.
-  CHECK(ops::attention_keys_per_lane(8, 197) == 5);
-  // Where several pad alike, more keys per lane (fewer softmax steps per key) wins.
-  CHECK(ops::attention_keys_per_lane(8, 257) == 7);   // 280 keys scored, as with 5
-  CHECK(ops::attention_keys_per_lane(8, 577) == 7);   // 616
-  CHECK(ops::attention_keys_per_lane(8, 1370) == 8);  // 1408
+  // Else the fewest keys scored with 3, 4 or 5 per lane (blocks of 24, 32, 40 on lavapipe).
+  CHECK(ops::attention_keys_per_lane(8, 50) == 4);    // the bundled model: 64 keys, not 72 or 80
+  CHECK(ops::attention_keys_per_lane(8, 197) == 5);   // ViT-*/16 at 224: 200, not 216 or 224
+  CHECK(ops::attention_keys_per_lane(8, 257) == 3);   // 264, not 288 or 280
+  CHECK(ops::attention_keys_per_lane(8, 577) == 3);   // 600 ties with 5: the smaller
+  CHECK(ops::attention_keys_per_lane(8, 1370) == 4);  // 1376
+  CHECK(ops::attention_keys_per_lane(16, 197) == 3);  // blocks of 48: 240, not 256
   for (uint32_t sg : {4u, 8u, 16u})
     for (uint32_t n = 1; n <= 2000; ++n) {
       const uint32_t ck = ops::attention_keys_per_lane(sg, n);
       REQUIRE(ck >= 2);
-      REQUIRE(ck <= 8);
+      REQUIRE(ck <= 5);
+      if (ck > 2) {  // no other choice of 3-5 scores fewer keys
+        const uint32_t keys = (n + sg * ck - 1) / (sg * ck) * (sg * ck);
+        for (uint32_t other = 3; other <= 5; ++other)
+          REQUIRE((n + sg * other - 1) / (sg * other) * (sg * other) >= keys);
+      }
     }
 }
 

@@ -23,13 +23,11 @@ bool attention_kernel_supported(const vk::DeviceInfo& d, const AttentionArgs& a,
 
 uint32_t attention_keys_per_lane(uint32_t subgroup_size, uint32_t N) {
   if (N <= 2 * subgroup_size) return 2;
-  if (N < 128) return 4;
-  uint32_t best = 4;
-  double best_cost = 0;
-  for (uint32_t ck = 4; ck <= 8; ++ck) {
-    const uint32_t block = subgroup_size * ck;
-    const double cost = double((N + block - 1) / block * block) * (1.0 + 1.1 / ck);
-    if (ck == 4 || cost < best_cost) best = ck, best_cost = cost;
+  uint32_t best = 0;
+  uint64_t best_keys = 0;
+  for (uint32_t ck = 3; ck <= 5; ++ck) {
+    const uint64_t block = uint64_t(subgroup_size) * ck, keys = (N + block - 1) / block * block;
+    if (!best || keys < best_keys) best = ck, best_keys = keys;
   }
   return best;
 }

@@ -26,10 +26,10 @@ struct AttentionArgs {
 };
 
 // Keys each lane scores per block in the fused kernel (CK; a block is subgroup_size * CK keys).
-// The last block is padded with keys that are scored and thrown away, and every block pays a
-// softmax and rescale step, so the choice minimises (padded keys) * (1 + 1.1 / CK): that cost
-// model fits the fused kernel's time on lavapipe at N = 197 and 577 (docs/performance.md).
-// Short sequences (N < 128) keep 4 (2 when N <= 2 * subgroup size): measured on the bundled model.
+// The last block is padded with keys that are scored and thrown away: the choice is the CK of
+// 3, 4 or 5 that scores the fewest keys (the smaller on a tie), 2 when N <= 2 * subgroup size.
+// More keys per lane cost more per key on lavapipe (7: ~9%, 8: ~18% at N = 577; see
+// docs/performance.md).
 uint32_t attention_keys_per_lane(uint32_t subgroup_size, uint32_t N);
 
 AttentionKernel choose_attention_kernel(const vk::DeviceInfo& d, const AttentionArgs& a);
