@@ -148,6 +148,26 @@ void check_complete(const uint8_t* d, size_t n, const std::string& name, const J
   }
 }
 
+// stb_image copies every IDAT chunk into a buffer that it allocates at the first non-empty
+// one, so an empty IDAT before that has it memcpy zero bytes to a null pointer (undefined
+// behaviour, found by the fuzzer). Empty IDAT chunks hold no image data: the PNG without them
+// decodes to the same pixels. Returns that copy, or nothing when there is no empty IDAT.
+std::vector<uint8_t> without_empty_idat(const uint8_t* d, size_t n) {
+  std::vector<uint8_t> out;
+  size_t copied = 0;  // d[0, copied) is in `out`; 0 until an empty IDAT turns up
+  for (size_t i = 8; i + 12 <= n;) {  // chunks: length, type, data, CRC
+    const size_t len = (size_t(d[i]) << 24) | (size_t(d[i + 1]) << 16) | (size_t(d[i + 2]) << 8) | d[i + 3];
+    if (len > n - i - 12) break;  // runs past the end: stb_image reports it
+    if (len == 0 && std::memcmp(d + i + 4, "IDAT", 4) == 0) {
+      out.insert(out.end(), d + copied, d + i);
+      copied = i + 12;
+    }
+    i += 12 + len;
+  }
+  if (copied) out.insert(out.end(), d + copied, d + n);
+  return out;
+}
+
 // --- PIL resampling (Pillow's Resample.c, 8 bits per channel) ---------------------
 
 constexpr int kPrecisionBits = 32 - 8 - 2;
@@ -308,6 +328,11 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& name) {
   if (w <= 0 || h <= 0) fail(name, "image has no pixels");
   check_size(w, h);
   check_complete(data, size, name, jpeg);
+  std::vector<uint8_t> png;
+  if (starts_with(data, size, {0x89, 'P', 'N', 'G'}) && !(png = without_empty_idat(data, size)).empty()) {
+    data = png.data();
+    size = png.size();
+  }
   int comp = 0;
   stbi_uc* px = stbi_load_from_memory(data, int(size), &w, &h, &comp, 0);
   if (!px) fail(name, std::string("cannot decode image: ") + stbi_failure_reason());

@@ -499,7 +499,7 @@ TEST_CASE("fused attention: keys per lane by sequence length") {
   CHECK(ops::attention_keys_per_lane(8, 257) == 3);   // 264, not 288 or 280
   CHECK(ops::attention_keys_per_lane(8, 577) == 3);   // 600 ties with 5: the smaller
   CHECK(ops::attention_keys_per_lane(8, 1370) == 4);  // 1376
-  CHECK(ops::attention_keys_per_lane(16, 197) == 3);  // blocks of 48: 240, not 256
+  CHECK(ops::attention_keys_per_lane(16, 197) == 3);  // blocks of 48: 240 (as 80), not 256
   for (uint32_t sg : {4u, 8u, 16u})
     for (uint32_t n = 1; n <= 2000; ++n) {
       const uint32_t ck = ops::attention_keys_per_lane(sg, n);

@@ -22,7 +22,7 @@ struct AttentionArgs {
   uint32_t B = 1, N = 0, H = 0, D = 0;
   bool write_prob = true;
   AttentionKernel kernel = AttentionKernel::Auto;  // force one (tests)
-  uint32_t keys_per_lane = 0;                      // fused kernel's CK, 2..8; 0: attention_keys_per_lane (tests)
+  uint32_t keys_per_lane = 0;                      // fused kernel's CK, 1..8; 0: attention_keys_per_lane (tests)
 };
 
 // Keys each lane scores per block in the fused kernel (CK; a block is subgroup_size * CK keys).
