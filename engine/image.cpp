@@ -44,6 +44,11 @@ bool starts_with(const uint8_t* d, size_t n, std::initializer_list<uint8_t> sig)
   return true;
 }
 
+// The big-endian 32-bit number at d (PNG chunk lengths, IHDR sizes).
+uint32_t be32(const uint8_t* d) {
+  return (uint32_t(d[0]) << 24) | (uint32_t(d[1]) << 16) | (uint32_t(d[2]) << 8) | d[3];
+}
+
 // What walk_jpeg learns about a JPEG's structure.
 struct JpegLayout {
   int width = 0, height = 0;
@@ -156,7 +161,7 @@ std::vector<uint8_t> without_empty_idat(const uint8_t* d, size_t n) {
   std::vector<uint8_t> out;
   size_t copied = 0;  // d[0, copied) is in `out`; 0 until an empty IDAT turns up
   for (size_t i = 8; i + 12 <= n;) {  // chunks: length, type, data, CRC
-    const size_t len = (size_t(d[i]) << 24) | (size_t(d[i + 1]) << 16) | (size_t(d[i + 2]) << 8) | d[i + 3];
+    const size_t len = be32(d + i);
     if (len > n - i - 12) break;  // runs past the end: stb_image reports it
     if (len == 0 && std::memcmp(d + i + 4, "IDAT", 4) == 0) {
       out.insert(out.end(), d + copied, d + i);
@@ -316,22 +321,18 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& name) {
   // The size from the header, before stb_image (which refuses some huge PNGs with only
   // "unknown image type") and before any pixel buffer exists.
   if (jpeg.width > 0) check_size(jpeg.width, jpeg.height);
-  if (size >= 24 && starts_with(data, size, {0x89, 'P', 'N', 'G'}) && std::memcmp(data + 12, "IHDR", 4) == 0) {
-    auto be32 = [&](size_t o) {
-      return int64_t((uint32_t(data[o]) << 24) | (uint32_t(data[o + 1]) << 16) | (uint32_t(data[o + 2]) << 8) | data[o + 3]);
-    };
-    check_size(be32(16), be32(20));
-  }
+  const bool png = starts_with(data, size, {0x89, 'P', 'N', 'G'});
+  if (png && size >= 24 && std::memcmp(data + 12, "IHDR", 4) == 0) check_size(be32(data + 16), be32(data + 20));
   int w = 0, h = 0, n = 0;
   if (!stbi_info_from_memory(data, int(size), &w, &h, &n))
     fail(name, std::string("not a supported image (PNG, JPEG, BMP, TGA, GIF): ") + stbi_failure_reason());
   if (w <= 0 || h <= 0) fail(name, "image has no pixels");
   check_size(w, h);
   check_complete(data, size, name, jpeg);
-  std::vector<uint8_t> png;
-  if (starts_with(data, size, {0x89, 'P', 'N', 'G'}) && !(png = without_empty_idat(data, size)).empty()) {
-    data = png.data();
-    size = png.size();
+  std::vector<uint8_t> cleaned;
+  if (png && !(cleaned = without_empty_idat(data, size)).empty()) {
+    data = cleaned.data();
+    size = cleaned.size();
   }
   int comp = 0;
   stbi_uc* px = stbi_load_from_memory(data, int(size), &w, &h, &comp, 0);
