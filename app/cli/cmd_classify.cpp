@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "common.h"
+#include "eval_tally.h"
 #include "io/npy.h"
 #include "io/png.h"
 #include "viz/attention_maps.h"
@@ -19,15 +20,6 @@ struct ClassifyOptions {
   int top = 5;
   bool json = false;
 };
-
-std::vector<int> top_k(const float* p, int n, int k) {
-  std::vector<int> idx(static_cast<size_t>(n));
-  std::iota(idx.begin(), idx.end(), 0);
-  k = std::min(k, n);
-  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) { return p[a] > p[b]; });
-  idx.resize(size_t(k));
-  return idx;
-}
 
 void write_attention(const std::string& dir, const VitModel& model, const ForwardResult& r, const Image* view) {
   namespace fs = std::filesystem;
@@ -80,8 +72,7 @@ void register_classify(CLI::App& app, Action& run) {
   cmd->add_option("--attention-out", o->attention_out,
                   "Write DIR/attention.npy (float32 [layers, heads, tokens, tokens]) and a PNG per layer");
   cmd->add_option("--features-out", o->features_out, "Write the pooled features or logits (float32 [B, D]) to FILE.npy");
-  cmd->add_option("--preprocess", o->preprocess, "Override the preprocessing pipeline")
-      ->check(CLI::IsMember({"timm", "hf", "torchvision", "none"}));
+  add_preprocess_option(*cmd, o->preprocess);
   cmd->callback([&run, o] {
     run = [o] {
       if (o->image.empty() && o->input_npy.empty()) throw UsageError("classify needs --image FILE or --input-npy FILE");
@@ -100,13 +91,12 @@ void register_classify(CLI::App& app, Action& run) {
       std::string path = o->model.resolved_model();
       LoadedModel lm = load_model(path, lo);
       print_warnings(lm);
-      if (!o->preprocess.empty()) lm.config.pre = with_pipeline(lm.config.pre, o->preprocess);
+      apply_preprocess_option(lm, o->preprocess);
       const VitConfig& c = lm.config;
       Preprocessed pre;
       int batch = 1;
       if (!o->image.empty()) {
-        Image im = load_image(o->image);
-        pre = preprocess(im, c.pre, c.in_chans);
+        pre = model_input(o->image, c);
       } else {
         if (input.shape[1] != c.in_chans || input.shape[2] != c.img_h || input.shape[3] != c.img_w)
           throw InputError(o->input_npy + ": tensor is [" + std::to_string(input.shape[0]) + "," +

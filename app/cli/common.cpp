@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "core/paths.h"
+#include "io/image_folder.h"
 
 namespace vitscope::cli {
 
@@ -41,6 +42,27 @@ LoadOptions ModelOptions::load_options() const {
 }
 
 std::string bundled_model_path() { return find_asset("models/fashion-vit"); }
+
+void add_preprocess_option(CLI::App& cmd, std::string& pipeline) {
+  cmd.add_option("--preprocess", pipeline, "Override the preprocessing pipeline")
+      ->check(CLI::IsMember({"timm", "hf", "torchvision", "none"}));
+}
+
+void apply_preprocess_option(LoadedModel& m, const std::string& pipeline) {
+  if (!pipeline.empty()) m.config.pre = with_pipeline(m.config.pre, pipeline);
+}
+
+Preprocessed model_input(const std::string& image_path, const VitConfig& c) {
+  return preprocess(load_image(image_path), c.pre, c.in_chans);
+}
+
+std::vector<std::string> imagenet_synsets() {
+  std::string path = find_asset("labels/imagenet1k_synsets.txt");
+  if (path.empty()) throw Error("assets/labels/imagenet1k_synsets.txt was not found next to the executable or in the install prefix");
+  auto names = read_name_list(path);
+  if (names.size() != 1000) throw Error(path + ": expected 1000 synsets, found " + std::to_string(names.size()));
+  return names;
+}
 
 std::string ModelOptions::resolved_model() const {
   if (!model.empty()) return model;

@@ -34,6 +34,15 @@ void register_eval(CLI::App& app, Action& run);
 void register_bench(CLI::App& app, Action& run);
 
 std::string bundled_model_path();
+// --preprocess NAME (timm, hf, torchvision, none): another framework's eval transform.
+void add_preprocess_option(CLI::App& cmd, std::string& pipeline);
+// Applies --preprocess (when given) to the loaded model's preprocessing.
+void apply_preprocess_option(LoadedModel& m, const std::string& pipeline);
+// An image file as the model takes it: decoded, then the model's own preprocessing. The one
+// path every subcommand uses for image files.
+Preprocessed model_input(const std::string& image_path, const VitConfig& c);
+// ImageNet-1k's synset ids in class order (assets/labels/imagenet1k_synsets.txt).
+std::vector<std::string> imagenet_synsets();
 nlohmann::json model_json(const VitModel& m);
 void print_warnings(const LoadedModel& m);
 // "HxW" or "S" -> height, width; throws CLI::ValidationError.
