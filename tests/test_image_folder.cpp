@@ -157,7 +157,7 @@ TEST_CASE("batch loader: list order, per-item failures, rows packed, early stop"
   CHECK(early.next() == nullptr);
 }
 
-TEST_CASE("CLI: eval --image-folder counts what classify gives image by image") {
+TEST_CASE("CLI: eval --image-folder and classify --images agree with classify image by image") {
   const std::string root = test::source_dir();
   const std::string model_dir = root + "/assets/models/fashion-vit";
   LoadedModel lm = load_model(model_dir);
@@ -268,6 +268,47 @@ TEST_CASE("CLI: eval --image-folder counts what classify gives image by image") 
   }
   CHECK(lines == truth.size());
 
+  // classify --images: one JSON line per file (the damaged one with its error), the same
+  // top-1; a second run after a cut (ten whole lines and half of the eleventh) completes the
+  // file without repeating a path.
+  fs::path jsonl = d / "results.jsonl";
+  run_cli("classify --model " + model_dir + " --images " + data.string() + " --out " + jsonl.string() + " --batch 5 -q",
+          status);
+  REQUIRE(status == 0);
+  std::vector<std::string> first_lines;
+  for (std::ifstream in(jsonl); std::getline(in, line);) first_lines.push_back(line);
+  CHECK(first_lines.size() == truth.size() + 1);
+  for (const auto& l : first_lines) {
+    auto r = nlohmann::json::parse(l);
+    const std::string rel = r["path"];
+    if (rel == folder_of[6] + "/broken.png") {
+      CHECK(r.contains("error"));
+      continue;
+    }
+    REQUIRE(truth.count(rel) == 1);
+    CHECK(r["top"][0]["index"] == ref_top1[rel]);
+  }
+  {
+    std::ofstream cut(jsonl, std::ios::trunc);
+    for (size_t i = 0; i < 10; ++i) cut << first_lines[i] << "\n";
+    cut << first_lines[10].substr(0, first_lines[10].size() / 2);
+  }
+  run_cli("classify --model " + model_dir + " --images " + data.string() + " --out " + jsonl.string() + " -q", status);
+  REQUIRE(status == 0);
+  std::vector<std::string> resumed;
+  std::multiset<std::string> paths;
+  for (std::ifstream in(jsonl); std::getline(in, line);) {
+    resumed.push_back(line);
+    paths.insert(nlohmann::json::parse(line)["path"].get<std::string>());
+  }
+  CHECK(resumed.size() == first_lines.size());
+  CHECK(std::equal(first_lines.begin(), first_lines.begin() + 10, resumed.begin()));
+  std::set<std::string> unique(paths.begin(), paths.end());
+  CHECK(unique.size() == paths.size());
+  for (size_t i = 10; i < resumed.size(); ++i) {
+    auto r = nlohmann::json::parse(resumed[i]);
+    if (r.contains("top")) CHECK(r["top"][0]["index"] == ref_top1[r["path"].get<std::string>()]);
+  }
 }
 
 TEST_CASE("CLI: eval --image-folder maps ImageNet synset folders to a 1000-class model's classes") {

@@ -1,25 +1,17 @@
-// `vitscope-cli classify`: one image (or a preprocessed tensor) through the model.
+// `vitscope-cli classify`: one image (or a preprocessed tensor) through the model; a
+// folder of images with --images (classify_folder.cpp).
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <numeric>
 
-#include "common.h"
+#include "classify.h"
 #include "eval_tally.h"
 #include "io/npy.h"
 #include "io/png.h"
 #include "viz/attention_maps.h"
 
 namespace vitscope::cli {
-
-namespace {
-
-struct ClassifyOptions {
-  ModelOptions model;
-  std::string image, input_npy, attention_out, features_out, preprocess;
-  int top = 5;
-  bool json = false;
-};
 
 void write_attention(const std::string& dir, const VitModel& model, const ForwardResult& r, const Image* view) {
   namespace fs = std::filesystem;
@@ -56,8 +48,6 @@ void write_attention(const std::string& dir, const VitModel& model, const Forwar
   }
 }
 
-}  // namespace
-
 void register_classify(CLI::App& app, Action& run) {
   auto o = std::make_shared<ClassifyOptions>();
   auto* cmd = app.add_subcommand("classify", "Classify an image (or run a preprocessed tensor) and print the top-k classes");
@@ -65,8 +55,23 @@ void register_classify(CLI::App& app, Action& run) {
   auto* img = cmd->add_option("-i,--image", o->image, "Image file (PNG, JPEG, BMP, TGA, GIF)");
   auto* npy = cmd->add_option("--input-npy", o->input_npy,
                               "Preprocessed float32 NCHW tensor (.npy); skips preprocessing");
+  auto* dir = cmd->add_option("--images", o->images,
+                              "Every image file under DIR (recursively): one JSON line per image to --out (or "
+                              "stdout); with --attention-out, one folder per image named after its relative path");
+  auto* out = cmd->add_option("-o,--out", o->out,
+                              "With --images: the JSON-lines file; images it already has a line for are skipped "
+                              "(resume), new lines are appended");
+  cmd->add_option("-b,--batch", o->batch, "With --images: images per forward pass (1 with --attention-out)")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  cmd->add_option("-w,--workers", o->workers, "With --images: threads decoding images (default: the machine's cores)")
+      ->check(CLI::Range(1, 256));
+  cmd->add_flag("-q,--quiet", o->quiet, "With --images: no progress output on stderr");
   img->excludes(npy);
   npy->excludes(img);
+  dir->excludes(img);
+  dir->excludes(npy);
+  out->needs(dir);
   cmd->add_option("-k,--top", o->top, "Number of classes to print")->check(CLI::PositiveNumber);
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->add_option("--attention-out", o->attention_out,
@@ -75,7 +80,9 @@ void register_classify(CLI::App& app, Action& run) {
   add_preprocess_option(*cmd, o->preprocess);
   cmd->callback([&run, o] {
     run = [o] {
-      if (o->image.empty() && o->input_npy.empty()) throw UsageError("classify needs --image FILE or --input-npy FILE");
+      if (!o->images.empty()) return run_classify_folder(*o);
+      if (o->image.empty() && o->input_npy.empty())
+        throw UsageError("classify needs --image FILE, --images DIR or --input-npy FILE");
       LoadOptions lo = o->model.load_options();
       NpyArray input;
       if (!o->input_npy.empty()) {

@@ -70,6 +70,19 @@ std::vector<FolderImage> list_images(const std::string& root) {
   return out;
 }
 
+std::vector<std::string> output_names(const std::vector<FolderImage>& images) {
+  std::vector<std::string> names;
+  std::map<std::string, int> uses;
+  for (const auto& im : images) {
+    fs::path rel(im.relative);
+    names.push_back((rel.parent_path() / rel.stem()).generic_string());
+    uses[names.back()]++;
+  }
+  for (size_t i = 0; i < names.size(); ++i)
+    if (uses[names[i]] > 1) names[i] = images[i].relative;
+  return names;
+}
+
 std::vector<std::string> read_name_list(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw InputError(path + ": cannot open");

@@ -22,6 +22,11 @@ struct FolderImage {
 // root is not a readable folder.
 std::vector<FolderImage> list_images(const std::string& root);
 
+// Per-image output names for a folder run (attention maps, explanations): each image's
+// relative path without its extension ("bag/bag_0018"), or with it ("bag/x.png") for images
+// whose stems would collide ("x.png" and "x.jpg").
+std::vector<std::string> output_names(const std::vector<FolderImage>& images);
+
 struct ClassFolderOptions {
   // Folder names in class order (--class-map): folder k of the map is class k; class
   // folders missing from the map are left out and named in `unmapped_folders`.
