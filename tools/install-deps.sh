@@ -11,6 +11,7 @@ PACKAGES=(
   libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers glslang-tools
   libimgui-dev libglfw3-dev libstb-dev doctest-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
   xvfb xauth
+  file  # cpack's .deb: dpkg-shlibdeps runs on the files that `file` says are ELF
   "$@"
 )
 missing=()
