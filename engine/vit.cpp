@@ -349,29 +349,56 @@ void VitModel::record(Plan& p) {
     return a;
   };
 
+  const ops::Activation act = ops::mlp_activation(c.hidden_act);
+  const std::string act_label = std::string("+") + ops::activation_name(act);
   for (uint32_t l = 0; l < L; ++l) {
     const Block& b = blocks_[l];
     std::string name = "block" + std::to_string(l);
-    // z'_l = MSA(LN(z_{l-1})) + z_{l-1}                                       (eq. 2)
-    ops::LinearArgs qkv = normed_dense(b.norm1_w, b.norm1_b, dense(V(p.x), b.qkv_w, b.qkv_b, V(p.qkv), rows, 3 * C, C),
-                                       name + ".norm1");
-    ops::linear(ctx_, rec, qkv, name + (qkv.ln ? ".norm1+attn.qkv" : ".attn.qkv"));
-    ops::AttentionArgs attn{V(p.qkv), p.prob[l], V(p.attn_out), B, N, H, D};
-    attn.write_prob = p.kept[l];
-    ops::attention(ctx_, rec, attn, name + ".attn");
-    ops::LinearArgs proj = dense(V(p.attn_out), b.proj_w, b.proj_b, V(p.x), rows, C, C);
-    proj.gamma = O(b.ls1);  // LayerScale, when the model has it
-    proj.residual = true;
-    ops::linear(ctx_, rec, proj, name + ".attn.proj+residual");
-    // z_l = MLP(LN(z'_l)) + z'_l                                               (eq. 3)
-    ops::LinearArgs fc1 = normed_dense(b.norm2_w, b.norm2_b, dense(V(p.x), b.fc1_w, b.fc1_b, V(p.hidden), rows, M, C),
-                                       name + ".norm2");
-    fc1.act = ops::Activation::Gelu;
-    ops::linear(ctx_, rec, fc1, name + (fc1.ln ? ".norm2+mlp.fc1+gelu" : ".mlp.fc1+gelu"));
-    ops::LinearArgs fc2 = dense(V(p.hidden), b.fc2_w, b.fc2_b, V(p.x), rows, C, M);
-    fc2.gamma = O(b.ls2);
-    fc2.residual = true;
-    ops::linear(ctx_, rec, fc2, name + ".mlp.fc2+residual");
+    if (c.norm_first) {
+      // z'_l = MSA(LN(z_{l-1})) + z_{l-1}                                     (eq. 2)
+      ops::LinearArgs qkv = normed_dense(b.norm1_w, b.norm1_b,
+                                         dense(V(p.x), b.qkv_w, b.qkv_b, V(p.qkv), rows, 3 * C, C), name + ".norm1");
+      ops::linear(ctx_, rec, qkv, name + (qkv.ln ? ".norm1+attn.qkv" : ".attn.qkv"));
+      ops::AttentionArgs attn{V(p.qkv), p.prob[l], V(p.attn_out), B, N, H, D};
+      attn.write_prob = p.kept[l];
+      ops::attention(ctx_, rec, attn, name + ".attn");
+      ops::LinearArgs proj = dense(V(p.attn_out), b.proj_w, b.proj_b, V(p.x), rows, C, C);
+      proj.gamma = O(b.ls1);  // LayerScale, when the model has it
+      proj.residual = true;
+      ops::linear(ctx_, rec, proj, name + ".attn.proj+residual");
+      // z_l = MLP(LN(z'_l)) + z'_l                                             (eq. 3)
+      ops::LinearArgs fc1 = normed_dense(b.norm2_w, b.norm2_b,
+                                         dense(V(p.x), b.fc1_w, b.fc1_b, V(p.hidden), rows, M, C), name + ".norm2");
+      fc1.act = act;
+      ops::linear(ctx_, rec, fc1, name + (fc1.ln ? ".norm2+mlp.fc1" : ".mlp.fc1") + act_label);
+      ops::LinearArgs fc2 = dense(V(p.hidden), b.fc2_w, b.fc2_b, V(p.x), rows, C, M);
+      fc2.gamma = O(b.ls2);
+      fc2.residual = true;
+      ops::linear(ctx_, rec, fc2, name + ".mlp.fc2+residual");
+    } else {
+      // Post-norm (nn.TransformerEncoderLayer, norm_first=False): the norms follow the
+      // residual adds, so no LayerNorm is fused into a Dense layer's read of x. z'_l lives
+      // in p.ln, free once the attention output has been projected.
+      // z'_l = LN1(z_{l-1} + MSA(z_{l-1}))
+      ops::linear(ctx_, rec, dense(V(p.x), b.qkv_w, b.qkv_b, V(p.qkv), rows, 3 * C, C), name + ".attn.qkv");
+      ops::AttentionArgs attn{V(p.qkv), p.prob[l], V(p.attn_out), B, N, H, D};
+      attn.write_prob = p.kept[l];
+      ops::attention(ctx_, rec, attn, name + ".attn");
+      ops::LinearArgs proj = dense(V(p.attn_out), b.proj_w, b.proj_b, V(p.x), rows, C, C);
+      proj.residual = true;
+      ops::linear(ctx_, rec, proj, name + ".attn.proj+residual");
+      ops::layernorm(ctx_, rec, {V(p.x), b.norm1_w->view(), b.norm1_b->view(), V(p.ln), rows, C, 0, 0, c.eps},
+                     name + ".norm1");
+      // z_l = LN2(z'_l + MLP(z'_l))
+      ops::LinearArgs fc1 = dense(V(p.ln), b.fc1_w, b.fc1_b, V(p.hidden), rows, M, C);
+      fc1.act = act;
+      ops::linear(ctx_, rec, fc1, name + ".mlp.fc1" + act_label);
+      ops::LinearArgs fc2 = dense(V(p.hidden), b.fc2_w, b.fc2_b, V(p.ln), rows, C, M);
+      fc2.residual = true;
+      ops::linear(ctx_, rec, fc2, name + ".mlp.fc2+residual");
+      ops::layernorm(ctx_, rec, {V(p.ln), b.norm2_w->view(), b.norm2_b->view(), V(p.x), rows, C, 0, 0, c.eps},
+                     name + ".norm2");
+    }
   }
 
   // y = LN(z_L^0), or the normed mean of the patch tokens                     (eq. 4)

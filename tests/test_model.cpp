@@ -18,6 +18,9 @@ struct Variant {
   bool dist = false, layer_scale = false, qkv_bias = true, avg = false, headless = false;
   int registers = 0;
   bool no_embed_class = false;
+  // Block style and MLP activation, set on the loaded config (timm files are pre-norm GELU).
+  bool norm_first = true;
+  std::string act = "gelu";
 };
 
 std::string write_model(const Variant& v, uint32_t seed) {
@@ -84,6 +87,8 @@ std::string write_model(const Variant& v, uint32_t seed) {
 void check_variant(const Variant& v, int batch) {
   std::string dir = write_model(v, 100);
   LoadedModel lm = load_model(dir);
+  lm.config.norm_first = v.norm_first;
+  lm.config.hidden_act = v.act;
   const VitConfig c = lm.config;
   CHECK(c.num_heads == v.H);
   CHECK(c.tokens() == 1 + (v.dist ? 1 : 0) + v.registers + (v.img / v.P) * (v.img / v.P));
@@ -149,4 +154,29 @@ TEST_CASE("random ViT: average pooling with fc_norm, no qkv bias, grey input, od
   v.P = 5;
   v.classes = 13;
   check_variant(v, 2);
+}
+
+TEST_CASE("random ViT: post-norm blocks with ReLU (nn.TransformerEncoderLayer's default)") {
+  Variant v;
+  v.name = "postnorm_relu";
+  v.norm_first = false;
+  v.act = "relu";
+  check_variant(v, 2);
+}
+
+TEST_CASE("random ViT: post-norm with tanh GELU, pre-norm with ReLU and with tanh GELU") {
+  Variant v;
+  v.name = "postnorm_gelu_tanh";
+  v.norm_first = false;
+  v.act = "gelu_tanh";
+  v.C = 64;
+  v.mlp = 128;
+  check_variant(v, 1);
+  v = Variant{};
+  v.name = "prenorm_relu";
+  v.act = "relu";
+  check_variant(v, 1);
+  v.name = "prenorm_gelu_tanh";
+  v.act = "gelu_tanh";
+  check_variant(v, 1);
 }

@@ -65,8 +65,7 @@ void run_linear(const LinearCase& c, uint32_t seed) {
   for (int m = 0; m < c.M; ++m)
     for (int n = 0; n < c.N; ++n) {
       float v = t[size_t(m) * c.N + n];
-      if (c.act == ops::Activation::Gelu) v = ref::gelu(v);
-      if (c.act == ops::Activation::Tanh) v = std::tanh(v);
+      v = ref::activate(v, ops::activation_name(c.act));
       if (c.gamma) v *= g[size_t(n)];
       v *= c.alpha;
       float& o = want[size_t(m) * ldy + n];
@@ -89,6 +88,8 @@ TEST_CASE("linear: odd shapes that fit no tile") {
 TEST_CASE("linear: fused epilogues") {
   run_linear({50, 24, 16, ops::Activation::Gelu}, 10);
   run_linear({50, 24, 16, ops::Activation::Tanh}, 11);
+  run_linear({50, 24, 16, ops::Activation::GeluTanh}, 15);
+  run_linear({50, 24, 16, ops::Activation::Relu}, 16);
   run_linear({50, 24, 16, ops::Activation::None, true, true, true}, 12);   // residual + LayerScale
   run_linear({50, 24, 16, ops::Activation::None, false, false, false, 0.5f}, 13);  // no bias, alpha
   run_linear({3, 10, 16, ops::Activation::None, true, true, false, 0.5f, 16 * 5, 12}, 14);  // strided rows

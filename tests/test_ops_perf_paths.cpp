@@ -143,8 +143,7 @@ void check_linear(const Shape& s, ops::LinearKernel k, uint32_t seed, Mode mode 
   for (int m = 0; m < s.M; ++m)
     for (int n = 0; n < s.N; ++n) {
       float v = t[size_t(m) * s.N + n];
-      if (s.act == ops::Activation::Gelu) v = ref::gelu(v);
-      if (s.act == ops::Activation::Tanh) v = std::tanh(v);
+      v = ref::activate(v, ops::activation_name(s.act));
       if (s.gamma) v *= g[size_t(n)];
       v *= s.alpha;
       float& o = want[size_t(m) * ldy + n];
@@ -178,6 +177,11 @@ const std::vector<Shape>& odd_shapes() {
       // taller, the last row tile partial
       {130, 68, 48, ops::Activation::Gelu, true, true, true, 0.5f},    // vec4 epilogue
       {129, 70, 36, ops::Activation::Tanh, false},                     // scalar epilogue
+      // the other MLP activations, in both epilogues
+      {5, 8, 12, ops::Activation::GeluTanh},                           // vec4 epilogue
+      {9, 7, 12, ops::Activation::GeluTanh},                           // scalar epilogue
+      {33, 68, 48, ops::Activation::Relu, true, true, true, 0.5f},     // vec4, residual + LayerScale
+      {65, 129, 36, ops::Activation::Relu, false},                     // scalar, no bias
   };
   return shapes;
 }

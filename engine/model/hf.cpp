@@ -331,7 +331,10 @@ void load_hf(LayoutInput& in, VitConfig& c, VitWeights& w) {
   }
   if (j.contains("hidden_act")) {
     if (!j["hidden_act"].is_string()) throw ModelError(file + ": hidden_act must be a string");
-    c.hidden_act = j["hidden_act"].get<std::string>();
+    // transformers' names: gelu is the erf form; gelu_new, gelu_pytorch_tanh and gelu_fast
+    // are the tanh form (the last one factored differently, the same function).
+    const std::string act = j["hidden_act"].get<std::string>();
+    c.hidden_act = act == "gelu_new" || act == "gelu_pytorch_tanh" || act == "gelu_fast" ? "gelu_tanh" : act;
   }
   c.eps = json_float(j, "layer_norm_eps", dinov2 ? 1e-6f : 1e-12f, file);
   if (!have_config)

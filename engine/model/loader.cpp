@@ -169,7 +169,8 @@ void validate(const std::string& path, const VitConfig& c) {
         " values for " + std::to_string(c.in_chans) + " input channels");
   for (float s : c.pre.std)
     if (!(s > 0)) bad("std values must be positive");
-  if (c.hidden_act != "gelu") bad("activation '" + c.hidden_act + "' is not supported (only exact GELU)");
+  if (c.hidden_act != "gelu" && c.hidden_act != "gelu_tanh" && c.hidden_act != "relu")
+    bad("activation '" + c.hidden_act + "' is not supported (gelu, gelu_tanh or relu)");
 }
 
 }  // namespace

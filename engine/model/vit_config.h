@@ -36,7 +36,11 @@ struct VitConfig {
   bool qkv_bias = true;
   bool layer_scale = false;
   float eps = 1e-6f;
-  std::string hidden_act = "gelu";
+  std::string hidden_act = "gelu";  // MLP activation: gelu (erf) | gelu_tanh | relu
+  // Block style. Pre-norm (the ViT paper, timm): z' = z + MSA(LN(z)); z = z' + MLP(LN(z')).
+  // Post-norm (nn.TransformerEncoderLayer's default, norm_first=False):
+  // z' = LN1(z + MSA(z)); z = LN2(z' + MLP(z')).
+  bool norm_first = true;
   // Tokens: [cls][dist][registers...][patches...]
   bool class_token = true;
   bool dist_token = false;

@@ -45,6 +45,23 @@ const char* linear_kernel_name(LinearKernel k) {
   return "?";
 }
 
+const char* activation_name(Activation a) {
+  switch (a) {
+    case Activation::None: return "none";
+    case Activation::Gelu: return "gelu";
+    case Activation::Tanh: return "tanh";
+    case Activation::GeluTanh: return "gelu_tanh";
+    case Activation::Relu: return "relu";
+  }
+  return "?";
+}
+
+Activation mlp_activation(const std::string& hidden_act) {
+  for (Activation a : {Activation::Gelu, Activation::GeluTanh, Activation::Relu})
+    if (hidden_act == activation_name(a)) return a;
+  throw Error("activation '" + hidden_act + "' is not supported (gelu, gelu_tanh or relu)");
+}
+
 uint32_t linear_weight_group(const vk::DeviceInfo& d, const LinearArgs& a) {
   // On CPU devices choose_linear_kernel takes the Texel kernel whenever it can run the layer.
   LinearArgs row_major = a;

@@ -15,7 +15,13 @@
 
 namespace vitscope::ops {
 
-enum class Activation : uint32_t { None = 0, Gelu = 1, Tanh = 2 };
+// The epilogue's activation (ACT_* in shaders/common.glsl): exact (erf) GELU, tanh, GELU in
+// its tanh form, ReLU.
+enum class Activation : uint32_t { None = 0, Gelu = 1, Tanh = 2, GeluTanh = 3, Relu = 4 };
+const char* activation_name(Activation a);
+// The MLP activation a VitConfig::hidden_act names ("gelu", "gelu_tanh", "relu"); throws
+// Error for any other name.
+Activation mlp_activation(const std::string& hidden_act);
 
 enum class LinearKernel : uint8_t { Auto, Portable, Texel, TiledSmall, TiledMedium, TiledLarge };
 const char* linear_kernel_name(LinearKernel k);

@@ -1,6 +1,8 @@
 #include "ref/cpu_ops.h"
 
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 namespace vitscope::ref {
 
@@ -27,6 +29,22 @@ void layernorm(const float* x, const float* g, const float* b, float* y, int row
 }
 
 float gelu(float x) { return float(0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)))); }
+
+float gelu_tanh(float x) {
+  const double k = std::sqrt(2.0 / 3.14159265358979323846);
+  return float(0.5 * x * (1.0 + std::tanh(k * (x + 0.044715 * double(x) * x * x))));
+}
+
+float relu(float x) { return x > 0.0f ? x : 0.0f; }
+
+float activate(float x, const std::string& act) {
+  if (act == "gelu") return gelu(x);
+  if (act == "gelu_tanh") return gelu_tanh(x);
+  if (act == "relu") return relu(x);
+  if (act == "tanh") return std::tanh(x);
+  if (act == "none") return x;
+  throw std::invalid_argument("ref::activate: unknown activation '" + act + "'");
+}
 
 void attention(const float* qkv, float* prob, float* out, int B, int N, int H, int D) {
   int C = H * D;
@@ -103,24 +121,47 @@ RefResult vit_forward(const VitConfig& c, const VitWeights& w, const float* inpu
   const int rows = B * N;
   std::vector<float> ln(size_t(rows) * C), qkv(size_t(rows) * 3 * C), ao(size_t(rows) * C),
       proj(size_t(rows) * C), hid(size_t(rows) * M), mlp(size_t(rows) * C);
+  // Adds `delta` (times LayerScale `ls`, when present) to the residual stream `z`.
+  auto add_residual = [&](std::vector<float>& z, const std::vector<float>& delta, const std::vector<float>& ls) {
+    for (size_t i = 0; i < z.size(); ++i) z[i] += delta[i] * (ls.empty() ? 1.f : ls[i % size_t(C)]);
+  };
   for (int l = 0; l < L; ++l) {
     const BlockWeights& bw = w.blocks[size_t(l)];
-    auto g1 = bw.norm1_w.to_vector(), b1 = bw.norm1_b.to_vector();
-    layernorm(x.data(), g1.data(), b1.data(), ln.data(), rows, C, c.eps);
+    auto g1 = bw.norm1_w.to_vector(), b1 = bw.norm1_b.to_vector(), g2 = bw.norm2_w.to_vector(),
+         b2 = bw.norm2_b.to_vector();
     auto qw = bw.qkv_w.to_vector(), qb = V(bw.qkv_b);
-    linear(ln.data(), qw.data(), qb.empty() ? nullptr : qb.data(), qkv.data(), rows, 3 * C, C);
-    attention(qkv.data(), r.attention.data() + att * size_t(l), ao.data(), B, N, H, D);
     auto prw = bw.proj_w.to_vector(), prb = bw.proj_b.to_vector(), ls1 = V(bw.ls1);
-    linear(ao.data(), prw.data(), prb.data(), proj.data(), rows, C, C);
-    for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i] * (ls1.empty() ? 1.f : ls1[i % size_t(C)]);
-    auto g2 = bw.norm2_w.to_vector(), b2 = bw.norm2_b.to_vector();
-    layernorm(x.data(), g2.data(), b2.data(), ln.data(), rows, C, c.eps);
     auto f1w = bw.fc1_w.to_vector(), f1b = bw.fc1_b.to_vector();
-    linear(ln.data(), f1w.data(), f1b.data(), hid.data(), rows, M, C);
-    for (auto& v : hid) v = gelu(v);
     auto f2w = bw.fc2_w.to_vector(), f2b = bw.fc2_b.to_vector(), ls2 = V(bw.ls2);
-    linear(hid.data(), f2w.data(), f2b.data(), mlp.data(), rows, C, M);
-    for (size_t i = 0; i < x.size(); ++i) x[i] += mlp[i] * (ls2.empty() ? 1.f : ls2[i % size_t(C)]);
+    // MSA(in) -> proj, keeping this layer's attention probabilities.
+    auto msa = [&](const std::vector<float>& in) {
+      linear(in.data(), qw.data(), qb.empty() ? nullptr : qb.data(), qkv.data(), rows, 3 * C, C);
+      attention(qkv.data(), r.attention.data() + att * size_t(l), ao.data(), B, N, H, D);
+      linear(ao.data(), prw.data(), prb.data(), proj.data(), rows, C, C);
+    };
+    // MLP(in) -> mlp
+    auto mlp_of = [&](const std::vector<float>& in) {
+      linear(in.data(), f1w.data(), f1b.data(), hid.data(), rows, M, C);
+      for (auto& v : hid) v = activate(v, c.hidden_act);
+      linear(hid.data(), f2w.data(), f2b.data(), mlp.data(), rows, C, M);
+    };
+    if (c.norm_first) {
+      // z' = z + MSA(LN1(z)); z = z' + MLP(LN2(z'))
+      layernorm(x.data(), g1.data(), b1.data(), ln.data(), rows, C, c.eps);
+      msa(ln);
+      add_residual(x, proj, ls1);
+      layernorm(x.data(), g2.data(), b2.data(), ln.data(), rows, C, c.eps);
+      mlp_of(ln);
+      add_residual(x, mlp, ls2);
+    } else {
+      // z' = LN1(z + MSA(z)); z = LN2(z' + MLP(z'))
+      msa(x);
+      add_residual(x, proj, ls1);
+      layernorm(x.data(), g1.data(), b1.data(), x.data(), rows, C, c.eps);
+      mlp_of(x);
+      add_residual(x, mlp, ls2);
+      layernorm(x.data(), g2.data(), b2.data(), x.data(), rows, C, c.eps);
+    }
   }
 
   // Final norm, pooling, head.
