@@ -262,7 +262,8 @@ std::vector<Case> model_cases() {
     cs.push_back({"directory", dir, img, dir + "/model.safetensors: is a directory, not a .safetensors file"});
     std::string empty = scratch() + "/no_weights";
     fs::create_directories(empty);
-    cs.push_back({"folder without weights", empty, img, empty + ": folder has no model.safetensors"});
+    cs.push_back({"folder without weights", empty, img, empty + 
+      ": folder holds no weights file (model.safetensors, or one .safetensors, .npz, .pth, .pt, .bin, .pdparams or .pth.tar file)"});
     cs.push_back({"missing path", scratch() + "/nothing", img, scratch() + "/nothing: no such file or directory"});
   }
   if (!running_as_root()) {

@@ -9,7 +9,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers glslang-tools
-  libimgui-dev libglfw3-dev libstb-dev doctest-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
+  libimgui-dev libglfw3-dev libstb-dev doctest-dev nlohmann-json3-dev libcli11-dev zlib1g-dev libzip-dev
   xvfb xauth
   file  # cpack's .deb: dpkg-shlibdeps runs on the files that `file` says are ELF
   "$@"

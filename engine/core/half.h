@@ -1,5 +1,6 @@
-// IEEE 754 binary16 conversion for fp16 weight storage: round to nearest, ties to even,
-// with subnormals, infinities and NaN (what the GPU's own conversion does).
+// IEEE 754 binary16 conversions: float_to_half for fp16 weight storage (round to nearest,
+// ties to even, with subnormals, infinities and NaN, as the GPU converts), half_to_float
+// (exact) for fp16 checkpoints and .npy files.
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -28,6 +29,33 @@ inline uint16_t float_to_half(float f) {
   const uint32_t rest = abs & 0x1fffu;
   if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;  // may carry into the exponent
   return uint16_t(sign | h);
+}
+
+inline float half_to_float(uint16_t h) {
+  uint32_t sign = uint32_t(h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1fu;
+  uint32_t mant = h & 0x3ffu;
+  uint32_t bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else {  // subnormal: normalise
+      int e = -1;
+      do {
+        ++e;
+        mant <<= 1;
+      } while ((mant & 0x400u) == 0);
+      mant &= 0x3ffu;
+      bits = sign | (uint32_t(127 - 15 - e) << 23) | (mant << 13);
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
 }
 
 }  // namespace vitscope

@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "core/error.h"
+#include "core/half.h"
 
 namespace vitscope {
 
@@ -31,7 +32,7 @@ size_t dict_value(const std::string& h, const char* key) {
 }
 }  // namespace
 
-NpyArray parse_npy(const uint8_t* b, size_t size, const std::string& name) {
+NpyHeader parse_npy_header(const uint8_t* b, size_t size, const std::string& name) {
   static const uint8_t magic[] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
   if (size < 10 || std::memcmp(b, magic, 6) != 0) fail(name, "not a .npy file (bad magic)");
   uint8_t major = b[6];
@@ -50,40 +51,80 @@ NpyArray parse_npy(const uint8_t* b, size_t size, const std::string& name) {
   std::string h(reinterpret_cast<const char*>(b + start), header_len);
   // The header is a Python dict literal; parsed by hand (std::regex recurses per
   // character and can exhaust the stack on a long crafted header).
+  NpyHeader out;
   size_t p = dict_value(h, "descr");
-  if (p == std::string::npos || (h[p] != '\'' && h[p] != '"')) fail(name, "no dtype in .npy header");
+  if (p == std::string::npos) fail(name, "no dtype in .npy header");
+  if (h[p] != '\'' && h[p] != '"')  // a list of fields: a structured array
+    fail(name, "structured arrays are not supported (only float32, float16 or float64 arrays)");
   size_t close = h.find(h[p], p + 1);
   if (close == std::string::npos) fail(name, "no dtype in .npy header");
-  std::string descr = h.substr(p + 1, close - p - 1);
-  if (descr != "<f4" && descr != "=f4" && descr != "f4")
-    fail(name, "dtype '" + descr + "' is not little-endian float32 ('<f4')");
+  out.descr = h.substr(p + 1, close - p - 1);
+  std::string d = out.descr;
+  if (d.size() == 3 && d[0] == '=') d[0] = '<';  // native order: this host is little-endian
+  uint64_t esize;
+  if (d == "<f4") {
+    out.type = NpyType::F32, esize = 4;
+  } else if (d == "<f2") {
+    out.type = NpyType::F16, esize = 2;
+  } else if (d == "<f8") {
+    out.type = NpyType::F64, esize = 8;
+  } else if (d == "|O") {
+    fail(name, "holds Python objects (dtype 'O'), which are never loaded; only float arrays are supported");
+  } else {
+    fail(name, "dtype '" + out.descr + "' is not supported (only little-endian float32 '<f4', float16 '<f2' or "
+               "float64 '<f8')");
+  }
   p = dict_value(h, "fortran_order");
   if (p == std::string::npos || (h.compare(p, 4, "True") != 0 && h.compare(p, 5, "False") != 0))
     fail(name, "no fortran_order in .npy header");
   if (h.compare(p, 4, "True") == 0) fail(name, "Fortran-order arrays are not supported; save with C order");
   p = dict_value(h, "shape");
   if (p == std::string::npos || h[p] != '(') fail(name, "no shape in .npy header");
-  NpyArray a;
   uint64_t count = 1;
   for (++p;;) {
     while (p < h.size() && (h[p] == ' ' || h[p] == ',')) ++p;
     if (p < h.size() && h[p] == ')') break;
     size_t digits = 0;
-    uint64_t d = 0;
+    uint64_t dim = 0;
     while (p < h.size() && h[p] >= '0' && h[p] <= '9') {
       if (++digits > 12) fail(name, "shape dimension too large");
-      d = d * 10 + uint64_t(h[p++] - '0');
+      dim = dim * 10 + uint64_t(h[p++] - '0');
     }
     if (digits == 0) fail(name, "malformed shape in .npy header");
-    a.shape.push_back(int64_t(d));
-    if (__builtin_mul_overflow(count, d, &count) || count > (1ull << 34)) fail(name, "array too large");
+    if (out.shape.size() >= 32) fail(name, "more than 32 dimensions in .npy header");
+    out.shape.push_back(int64_t(dim));
+    if (__builtin_mul_overflow(count, dim, &count) || count > (1ull << 34)) fail(name, "array too large");
   }
-  size_t need = size_t(count) * 4;
-  size_t data_start = start + header_len;
-  if (size - data_start != need)
-    fail(name, "data is " + std::to_string(size - data_start) + " bytes, shape needs " + std::to_string(need));
-  a.data.resize(size_t(count));
-  if (need) std::memcpy(a.data.data(), b + data_start, need);
+  out.count = count;
+  out.data_bytes = count * esize;
+  out.data_offset = start + header_len;
+  if (size - out.data_offset != out.data_bytes)
+    fail(name, "data is " + std::to_string(size - out.data_offset) + " bytes, shape needs " +
+                   std::to_string(out.data_bytes));
+  return out;
+}
+
+NpyArray parse_npy(const uint8_t* b, size_t size, const std::string& name) {
+  NpyHeader h = parse_npy_header(b, size, name);
+  NpyArray a;
+  a.shape = h.shape;
+  a.data.resize(size_t(h.count));
+  const uint8_t* src = b + h.data_offset;
+  if (h.type == NpyType::F32) {
+    if (h.data_bytes) std::memcpy(a.data.data(), src, size_t(h.data_bytes));
+  } else if (h.type == NpyType::F16) {
+    for (size_t i = 0; i < a.data.size(); ++i) {
+      uint16_t v;
+      std::memcpy(&v, src + 2 * i, 2);
+      a.data[i] = half_to_float(v);
+    }
+  } else {
+    for (size_t i = 0; i < a.data.size(); ++i) {
+      double v;
+      std::memcpy(&v, src + 8 * i, 8);
+      a.data[i] = float(v);
+    }
+  }
   return a;
 }
 

@@ -27,7 +27,7 @@ namespace {
 const char* kPatchSuffix = "embeddings.patch_embeddings.projection.weight";
 
 // The name prefix in front of "embeddings.*" ("", "vit.", "deit.", "dinov2.", ...).
-std::string find_prefix(const SafetensorsFile& f) {
+std::string find_prefix(const TensorFile& f) {
   std::string found;
   int count = 0;
   const std::string suffix = kPatchSuffix;
@@ -264,7 +264,7 @@ std::vector<std::string> id2label(const nlohmann::json& j, const std::string& fi
 
 void load_hf(LayoutInput& in, VitConfig& c, VitWeights& w) {
   TensorSet& ts = in.tensors;
-  const SafetensorsFile& f = ts.file();
+  const TensorFile& f = ts.file();
   const auto& j = in.config;
   const std::string& file = in.config_path;
   const bool have_config = !j.empty();

@@ -1,5 +1,6 @@
 // load_model: find the weights and config files, detect the naming, dispatch to the
 // naming-specific loader, then check the result is a model the engine can run.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -18,17 +19,28 @@ int64_t HostTensor::numel() const {
   return n;
 }
 
+void WeightPiece::read(float* dst, int64_t first, int64_t count) const {
+  if (!src) {
+    std::copy(owned.begin() + first, owned.begin() + first + count, dst);
+  } else if (transpose_rows <= 0) {
+    file->read_f32(*src, dst, first, count);
+  } else {
+    // Element (o, i) of the [cols, rows] view is element (i, o) of the stored matrix.
+    const int64_t rows = transpose_rows, cols = numel() / rows;
+    for (int64_t e = first; e < first + count;) {
+      const int64_t o = e / rows, i = e % rows, n = std::min(rows - i, first + count - e);
+      file->read_f32_strided(*src, dst + (e - first), i * cols + o, n, cols);
+      e += n;
+    }
+  }
+}
+
 void HostTensor::read(float* dst, int64_t first, int64_t count) const {
   int64_t base = 0;
   for (const auto& p : pieces) {
     int64_t n = p.numel();
     int64_t lo = std::max(first, base), hi = std::min(first + count, base + n);
-    if (lo < hi) {
-      if (p.src)
-        p.file->read_f32(*p.src, dst + (lo - first), lo - base, hi - lo);
-      else
-        std::copy(p.owned.begin() + (lo - base), p.owned.begin() + (hi - base), dst + (lo - first));
-    }
+    if (lo < hi) p.read(dst + (lo - first), lo - base, hi - lo);
     base += n;
   }
 }
@@ -55,7 +67,20 @@ int64_t VitWeights::parameter_count() const {
   return n;
 }
 
-HostTensor from_file(const SafetensorsFile& f, const TensorInfo& t) {
+HostTensor transposed_from_file(const TensorFile& f, const TensorInfo& t, int64_t rows) {
+  VIT_ASSERT(rows > 0 && t.numel() % rows == 0, "transposed view of " + t.name);
+  HostTensor h;
+  h.name = t.name;
+  h.shape = {t.numel() / rows, rows};
+  WeightPiece p;
+  p.file = &f;
+  p.src = &t;
+  p.transpose_rows = rows;
+  h.pieces.push_back(std::move(p));
+  return h;
+}
+
+HostTensor from_file(const TensorFile& f, const TensorInfo& t) {
   HostTensor h;
   h.name = t.name;
   h.shape = t.shape;
@@ -74,6 +99,14 @@ HostTensor owned_tensor(std::string name, std::vector<int64_t> shape, std::vecto
   p.owned = std::move(data);
   h.pieces.push_back(std::move(p));
   return h;
+}
+
+bool is_weight_file_name(const std::string& filename) {
+  std::string n = filename;
+  for (char& c : n) c = char(std::tolower(static_cast<unsigned char>(c)));
+  for (const auto& e : weight_file_extensions())
+    if (n.size() > e.size() && n.compare(n.size() - e.size(), e.size(), e) == 0) return true;
+  return false;
 }
 
 int heads_from_name(const std::string& a) {
@@ -142,7 +175,7 @@ nlohmann::json read_json(const fs::path& p) {
   }
 }
 
-std::string detect_layout(const SafetensorsFile& f) {
+std::string detect_layout(const TensorFile& f) {
   for (const char* timm : {"patch_embed.proj.weight"})
     if (f.find(timm)) return "timm";
   for (const char* prefix : {"", "vit.", "deit.", "dinov2.", "model."})
@@ -185,13 +218,19 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
     dir = p;
     fs::path st = p / "model.safetensors";
     if (!fs::exists(st, ec)) {
-      // Accept a folder with exactly one .safetensors file.
+      // Otherwise the folder must hold exactly one weights file.
       std::vector<fs::path> found;
       for (auto& e : fs::directory_iterator(p, ec))
-        if (e.path().extension() == ".safetensors") found.push_back(e.path());
-      if (found.size() != 1)
-        throw ModelError(path + ": folder has no model.safetensors" +
-                         std::string(found.size() > 1 ? " and several .safetensors files" : ""));
+        if (e.is_regular_file(ec) && is_weight_file_name(e.path().filename().string())) found.push_back(e.path());
+      if (found.empty())
+        throw ModelError(path + ": folder holds no weights file (model.safetensors, or one .safetensors, .npz, "
+                         ".pth, .pt, .bin, .pdparams or .pth.tar file)");
+      if (found.size() > 1) {
+        std::sort(found.begin(), found.end());
+        throw ModelError(path + ": folder has no model.safetensors and several weights files ('" +
+                         found[0].filename().string() + "', '" + found[1].filename().string() +
+                         "', ...); give the file's path instead");
+      }
       st = found[0];
     }
     m.path = st.string();
@@ -200,7 +239,7 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
     if (dir.empty()) dir = ".";
     m.path = p.string();
   }
-  m.file = std::make_unique<SafetensorsFile>(m.path);
+  m.file = open_tensor_file(m.path);
 
   nlohmann::json config = nlohmann::json::object(), pre = nlohmann::json::object();
   fs::path cfg_path = dir / "config.json";

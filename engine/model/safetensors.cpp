@@ -35,75 +35,25 @@ constexpr DTypeDesc kDTypes[] = {
     {"I64", DType::I64, 64},      {"U64", DType::Other, 64},
 };
 
-float half_to_float(uint16_t h) {
-  uint32_t sign = uint32_t(h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1fu;
-  uint32_t mant = h & 0x3ffu;
-  uint32_t bits;
-  if (exp == 0) {
-    if (mant == 0) {
-      bits = sign;
-    } else {  // subnormal: normalise
-      int e = -1;
-      do {
-        ++e;
-        mant <<= 1;
-      } while ((mant & 0x400u) == 0);
-      mant &= 0x3ffu;
-      bits = sign | (uint32_t(127 - 15 - e) << 23) | (mant << 13);
-    }
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000u | (mant << 13);
-  } else {
-    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   throw ModelError(path + ": " + what);
 }
 
 }  // namespace
 
-const char* dtype_name(DType d) {
-  switch (d) {
-    case DType::F32: return "F32";
-    case DType::F16: return "F16";
-    case DType::BF16: return "BF16";
-    case DType::F64: return "F64";
-    case DType::I64: return "I64";
-    case DType::I32: return "I32";
-    case DType::I16: return "I16";
-    case DType::I8: return "I8";
-    case DType::U8: return "U8";
-    case DType::BOOL: return "BOOL";
-    default: return "other";
-  }
-}
-
-int64_t TensorInfo::numel() const {
-  int64_t n = 1;
-  for (auto d : shape) n *= d;
-  return n;
-}
-
-std::string TensorInfo::shape_str() const {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
-SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
+namespace {
+uint64_t file_size_of(const std::string& path) {
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0)
-    fail(path, std::string("cannot open: ") + std::strerror(errno));
+  if (::stat(path.c_str(), &st) != 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
   if (S_ISDIR(st.st_mode)) fail(path, "is a directory, not a .safetensors file");
+  return uint64_t(st.st_size);
+}
+}  // namespace
+
+SafetensorsFile::SafetensorsFile(const std::string& path) : TensorFile(path, file_size_of(path)) {
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
-  size_ = uint64_t(st.st_size);
+  size_ = file_size();
   try {
     if (size_ < 8) fail(path, "file is " + std::to_string(size_) + " bytes, too small for a safetensors header");
     void* m = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
@@ -117,7 +67,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
     if (n > size_ - 8)
       fail(path, "header length " + std::to_string(n) + " runs past the end of the file (" +
                      std::to_string(size_) + " bytes)");
-    data_start_ = 8 + n;
+    const uint64_t data_start = 8 + n;
 
     // Parse the header, rejecting duplicate top-level keys.
     std::set<std::string> seen;
@@ -138,6 +88,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
     if (!dup.empty()) fail(path, "header lists '" + dup + "' twice");
     if (!header.is_object()) fail(path, "header is not a JSON object");
 
+    std::vector<TensorInfo> tensors;
     for (auto it = header.begin(); it != header.end(); ++it) {
       const std::string& name = it.key();
       const auto& v = it.value();
@@ -184,17 +135,17 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
       if (t.end - t.begin != bytes)
         fail(path, "tensor '" + name + "': " + t.dtype_str + " " + t.shape_str() + " needs " +
                        std::to_string(bytes) + " bytes but data_offsets span " + std::to_string(t.end - t.begin));
-      tensors_.push_back(std::move(t));
+      tensors.push_back(std::move(t));
     }
     // Offsets must tile [0, last_end) exactly, in order.
-    std::vector<size_t> order(tensors_.size());
+    std::vector<size_t> order(tensors.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-      return std::tie(tensors_[a].begin, tensors_[a].end) < std::tie(tensors_[b].begin, tensors_[b].end);
+      return std::tie(tensors[a].begin, tensors[a].end) < std::tie(tensors[b].begin, tensors[b].end);
     });
     uint64_t expect = 0;
     for (size_t i : order) {
-      const auto& t = tensors_[i];
+      const auto& t = tensors[i];
       if (t.begin != expect) {
         if (t.begin < expect)
           fail(path, "tensor '" + t.name + "' overlaps the previous tensor (begins at " +
@@ -204,13 +155,17 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
       }
       expect = t.end;
     }
-    uint64_t data_bytes = size_ - data_start_;
+    uint64_t data_bytes = size_ - data_start;
     if (expect > data_bytes)
       fail(path, "file is truncated: tensors need " + std::to_string(expect) + " data bytes, file has " +
                      std::to_string(data_bytes));
     if (expect < data_bytes)
       fail(path, std::to_string(data_bytes - expect) + " unexpected trailing bytes after the last tensor");
-    for (size_t i = 0; i < tensors_.size(); ++i) index_[tensors_[i].name] = i;
+    for (auto& t : tensors) {
+      t.data = map_ + data_start + t.begin;
+      t.mapped = true;
+      add(std::move(t));
+    }
   } catch (...) {
     if (map_) ::munmap(const_cast<uint8_t*>(map_), size_);
     if (fd_ >= 0) ::close(fd_);
@@ -223,95 +178,6 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
 SafetensorsFile::~SafetensorsFile() {
   if (map_) ::munmap(const_cast<uint8_t*>(map_), size_);
   if (fd_ >= 0) ::close(fd_);
-}
-
-const TensorInfo* SafetensorsFile::find(const std::string& name) const {
-  auto it = index_.find(name);
-  return it == index_.end() ? nullptr : &tensors_[it->second];
-}
-
-void SafetensorsFile::read_f32(const TensorInfo& t, float* dst, int64_t first, int64_t count) const {
-  VIT_ASSERT(first >= 0 && count >= 0 && first + count <= t.numel(), "read past tensor " + t.name);
-  const uint8_t* src = map_ + data_start_ + t.begin;
-  switch (t.dtype) {
-    case DType::F32:
-      std::memcpy(dst, src + first * 4, size_t(count) * 4);  // little-endian host
-      break;
-    case DType::F16:
-      for (int64_t i = 0; i < count; ++i) {
-        uint16_t h;
-        std::memcpy(&h, src + (first + i) * 2, 2);
-        dst[i] = half_to_float(h);
-      }
-      break;
-    case DType::BF16:
-      for (int64_t i = 0; i < count; ++i) {
-        uint16_t h;
-        std::memcpy(&h, src + (first + i) * 2, 2);
-        uint32_t bits = uint32_t(h) << 16;
-        std::memcpy(&dst[i], &bits, 4);
-      }
-      break;
-    case DType::F64:
-      for (int64_t i = 0; i < count; ++i) {
-        double d;
-        std::memcpy(&d, src + (first + i) * 8, 8);
-        dst[i] = float(d);
-      }
-      break;
-    default:
-      throw ModelError(path_ + ": tensor '" + t.name + "' has dtype " + t.dtype_str +
-                       "; only F32, F16, BF16 and F64 weights are supported");
-  }
-}
-
-std::vector<float> SafetensorsFile::read_f32(const TensorInfo& t) const {
-  std::vector<float> out(size_t(t.numel()));
-  read_f32(t, out.data(), 0, t.numel());
-  return out;
-}
-
-uint64_t SafetensorsFile::count_nonfinite(const TensorInfo& t) const {
-  const uint8_t* src = map_ + data_start_ + t.begin;
-  const uint64_t n = uint64_t(t.numel());
-  uint64_t bad = 0;
-  switch (t.dtype) {
-    case DType::F32:
-      for (uint64_t i = 0; i < n; ++i) {
-        uint32_t b;
-        std::memcpy(&b, src + i * 4, 4);
-        bad += (b & 0x7f800000u) == 0x7f800000u;
-      }
-      break;
-    case DType::F16:
-    case DType::BF16: {
-      const uint16_t mask = t.dtype == DType::F16 ? 0x7c00u : 0x7f80u;
-      for (uint64_t i = 0; i < n; ++i) {
-        uint16_t b;
-        std::memcpy(&b, src + i * 2, 2);
-        bad += (b & mask) == mask;
-      }
-      break;
-    }
-    case DType::F64:
-      for (uint64_t i = 0; i < n; ++i) {
-        uint64_t b;
-        std::memcpy(&b, src + i * 8, 8);
-        bad += (b & 0x7ff0000000000000ull) == 0x7ff0000000000000ull;
-      }
-      break;
-    default:
-      break;
-  }
-  return bad;
-}
-
-void SafetensorsFile::release(const TensorInfo& t) const {
-  long page = ::sysconf(_SC_PAGESIZE);
-  uint64_t b = data_start_ + t.begin, e = data_start_ + t.end;
-  uint64_t pb = (b + uint64_t(page) - 1) / uint64_t(page) * uint64_t(page);
-  uint64_t pe = e / uint64_t(page) * uint64_t(page);
-  if (pe > pb) ::madvise(const_cast<uint8_t*>(map_) + pb, pe - pb, MADV_DONTNEED);
 }
 
 }  // namespace vitscope

@@ -6,7 +6,7 @@
 
 namespace vitscope {
 
-int count_indexed(const SafetensorsFile& f, const std::string& prefix) {
+int count_indexed(const TensorFile& f, const std::string& prefix) {
   int n = 0;
   for (const auto& t : f.tensors()) {
     if (t.name.compare(0, prefix.size(), prefix) != 0) continue;

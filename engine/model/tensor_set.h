@@ -12,7 +12,7 @@ namespace vitscope {
 
 class TensorSet {
  public:
-  explicit TensorSet(const SafetensorsFile& f) : f_(f) {}
+  explicit TensorSet(const TensorFile& f) : f_(f) {}
 
   bool has(const std::string& name) const { return f_.find(name) != nullptr; }
   const TensorInfo* info(const std::string& name) const { return f_.find(name); }
@@ -34,10 +34,10 @@ class TensorSet {
     }
   }
   bool complete() const { return first_missing_.empty(); }
-  const SafetensorsFile& file() const { return f_; }
+  const TensorFile& file() const { return f_; }
 
  private:
-  const SafetensorsFile& f_;
+  const TensorFile& f_;
   std::set<std::string> used_;
   std::string first_missing_, missing_detail_;
 };
@@ -45,6 +45,6 @@ class TensorSet {
 std::string shape_str(const std::vector<int64_t>& s);
 
 // 1 + the largest N among tensor names "<prefix>N.<anything>" (0 when there are none).
-int count_indexed(const SafetensorsFile& f, const std::string& prefix);
+int count_indexed(const TensorFile& f, const std::string& prefix);
 
 }  // namespace vitscope

@@ -10,7 +10,7 @@ namespace vitscope {
 
 namespace {
 
-int count_blocks(const SafetensorsFile& f, const std::string& prefix, const std::string& probe) {
+int count_blocks(const TensorFile& f, const std::string& prefix, const std::string& probe) {
   int n = 0;
   while (f.find(prefix + std::to_string(n) + probe)) ++n;
   return n;

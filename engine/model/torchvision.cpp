@@ -19,7 +19,7 @@ namespace {
 
 const char* kLayers = "encoder.layers.encoder_layer_";
 
-int count_layers(const SafetensorsFile& f) { return count_indexed(f, kLayers); }
+int count_layers(const TensorFile& f) { return count_indexed(f, kLayers); }
 
 // torchvision's model names: vit_b_16, vit_b_32, vit_l_16, vit_l_32, vit_h_14.
 int heads_from_torchvision_name(const std::string& path) {
@@ -34,7 +34,7 @@ int heads_from_torchvision_name(const std::string& path) {
 
 void load_torchvision(LayoutInput& in, VitConfig& c, VitWeights& w) {
   TensorSet& ts = in.tensors;
-  const SafetensorsFile& f = ts.file();
+  const TensorFile& f = ts.file();
   const auto& j = in.config;
   const std::string& file = in.config_path;
   auto bad = [&](const std::string& m) -> ModelError { return ModelError(f.path() + ": " + m); };

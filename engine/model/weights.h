@@ -1,7 +1,7 @@
 // Host-side description of a ViT's weights: each tensor is a list of pieces taken
-// from the memory-mapped file (converted to float32 on upload) or computed on the
-// host (resampled position tables, concatenated q/k/v). Nothing is copied until the
-// engine streams it to the device.
+// from the checkpoint's tensors (converted to float32 on upload, optionally read
+// transposed) or computed on the host (resampled position tables, permuted kernels).
+// Nothing is copied until the engine streams it to the device.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -9,16 +9,20 @@
 #include <string>
 #include <vector>
 
-#include "model/safetensors.h"
+#include "model/tensor_file.h"
 #include "model/vit_config.h"
 
 namespace vitscope {
 
 struct WeightPiece {
-  const SafetensorsFile* file = nullptr;
+  const TensorFile* file = nullptr;
   const TensorInfo* src = nullptr;  // from the file ...
   std::vector<float> owned;          // ... or computed on the host
+  // >0: src holds a row-major [transpose_rows, numel/transpose_rows] matrix read as its
+  // transpose (a Flax/Paddle [in,out] kernel read as [out,in]).
+  int64_t transpose_rows = 0;
   int64_t numel() const { return src ? src->numel() : int64_t(owned.size()); }
+  void read(float* dst, int64_t first, int64_t count) const;
 };
 
 struct HostTensor {
@@ -64,18 +68,23 @@ struct LoadOptions {
 struct LoadedModel {
   std::string path;          // weights file
   std::string config_path;   // config.json used ("" if none)
-  std::unique_ptr<SafetensorsFile> file;
+  std::unique_ptr<TensorFile> file;
   VitConfig config;
   VitWeights weights;
   std::vector<std::string> warnings;
 };
 
-// PATH is a .safetensors file (config.json beside it) or a folder holding
-// model.safetensors and config.json.
+// PATH is a weights file (.safetensors, .npz, ...: see open_tensor_file; config.json
+// beside it) or a folder holding one (model.safetensors first) and config.json.
 LoadedModel load_model(const std::string& path, const LoadOptions& options = {});
 
+// True when a file name ends in one of weight_file_extensions() (any case).
+bool is_weight_file_name(const std::string& filename);
+
 // Helpers shared by the naming-specific loaders.
-HostTensor from_file(const SafetensorsFile& f, const TensorInfo& t);
+HostTensor from_file(const TensorFile& f, const TensorInfo& t);
+// t viewed as a row-major [rows, numel/rows] matrix, read transposed: shape [numel/rows, rows].
+HostTensor transposed_from_file(const TensorFile& f, const TensorInfo& t, int64_t rows);
 HostTensor owned_tensor(std::string name, std::vector<int64_t> shape, std::vector<float> data);
 
 }  // namespace vitscope
