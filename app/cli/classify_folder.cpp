@@ -76,6 +76,7 @@ int run_classify_folder(const ClassifyOptions& o) {
   apply_preprocess_option(lm, o.preprocess);
   vk::ContextOptions co;
   co.device = o.model.device;
+  co.kernels = o.model.kernels;
   vk::Context ctx(co);
   VitModel model(ctx, std::move(lm), choose_precision(ctx.info(), o.model.precision));
   const VitConfig& c = model.config();

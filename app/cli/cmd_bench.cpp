@@ -95,6 +95,7 @@ void register_bench(CLI::App& app, Action& run) {
       print_warnings(lm);
       vk::ContextOptions co;
       co.device = o->model.device;
+      co.kernels = o->model.kernels;
       vk::Context ctx(co);
       Precision precision = choose_precision(ctx.info(), o->model.precision);
       VitModel model(ctx, std::move(lm), precision);
@@ -178,14 +179,16 @@ void register_bench(CLI::App& app, Action& run) {
         j["device"] = ctx.info().name;
         j["driver"] = ctx.info().driver;
         j["precision"] = prec;
+        j["kernels"] = vk::kernel_family_name(ctx.info().kernels);
         j["peak_rss_mb"] = rss;
         j["device_memory_mb"] = dev_mb;
         j["weights_mb"] = double(model.weight_bytes()) / (1 << 20);
         std::printf("%s\n", j.dump(2).c_str());
         return 0;
       }
-      std::printf("model: %s (%s), %d x %d, batch %d, %s on %s\n", c.architecture.c_str(), model.loaded().path.c_str(),
-                  c.img_h, c.img_w, B, prec, ctx.info().name.c_str());
+      std::printf("model: %s (%s), %d x %d, batch %d, %s, %s kernels on %s\n", c.architecture.c_str(),
+                  model.loaded().path.c_str(), c.img_h, c.img_w, B, prec, vk::kernel_family_name(ctx.info().kernels),
+                  ctx.info().name.c_str());
       std::printf("latency: median %.2f ms, min %.2f ms, max %.2f ms over %d runs (%d warm-up)\n", med, mn, mx,
                   o->iters, o->warmup);
       std::printf("throughput: %.2f images/s, %.2f GFLOP/s (%.2f GFLOP per image)\n", ips, gflops,

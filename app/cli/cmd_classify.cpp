@@ -116,6 +116,7 @@ void register_classify(CLI::App& app, Action& run) {
       }
       vk::ContextOptions co;
       co.device = o->model.device;
+      co.kernels = o->model.kernels;
       vk::Context ctx(co);
       VitModel model(ctx, std::move(lm), choose_precision(ctx.info(), o->model.precision));
       ForwardOptions fo;

@@ -5,6 +5,34 @@
 
 namespace vitscope::cli {
 
+namespace {
+
+nlohmann::json shapes_json(const vk::DeviceInfo& d) {
+  auto out = nlohmann::json::array();
+  for (const auto& s : d.coopmat_nv_shapes) out.push_back({s.m, s.n, s.k});
+  return out;
+}
+
+// The families --kernels accepts on this device (auto always).
+std::vector<std::string> families(const vk::DeviceInfo& d) {
+  std::vector<std::string> out;
+  for (auto f : {vk::KernelFamily::Auto, vk::KernelFamily::Portable, vk::KernelFamily::Tiled, vk::KernelFamily::Coopmat})
+    if (vk::kernel_family_problem(d, f).empty()) out.emplace_back(vk::kernel_family_name(f));
+  return out;
+}
+
+std::string nv_line(const vk::DeviceInfo& d) {
+  if (!d.coopmat_nv) return "no";
+  std::string shapes;
+  for (const auto& s : d.coopmat_nv_shapes)
+    shapes += (shapes.empty() ? "" : ", ") + std::to_string(s.m) + "x" + std::to_string(s.n) + "x" + std::to_string(s.k);
+  std::string why = vk::coopmat_problem(d);
+  return "yes, fp16 x fp16 -> fp32 shapes (MxNxK): " + (shapes.empty() ? std::string("none") : shapes) +
+         (why.empty() ? "; the coopmat GEMM can run (--kernels coopmat)" : "; the coopmat GEMM cannot: " + why);
+}
+
+}  // namespace
+
 void register_devices(CLI::App& app, Action& run) {
   auto* cmd = app.add_subcommand("devices", "List Vulkan devices and the optional features the engine can use");
   auto json = std::make_shared<bool>(false);
@@ -27,7 +55,9 @@ void register_devices(CLI::App& app, Action& run) {
                          {"memory_bytes", d.device_local_bytes}, {"subgroup_size", d.subgroup_size},
                          {"fp16_storage", d.fp16_storage}, {"fp16_arithmetic", d.fp16_arithmetic},
                          {"fp16_texel", d.fp16_texel}, {"cooperative_matrix", d.cooperative_matrix},
-                         {"cooperative_matrix_f16_16x16x16", d.coopmat_f16_16x16x16}, {"timestamps", d.timestamps},
+                         {"cooperative_matrix_f16_16x16x16", d.coopmat_f16_16x16x16},
+                         {"cooperative_matrix_nv", d.coopmat_nv}, {"cooperative_matrix_nv_shapes", shapes_json(d)},
+                         {"kernel_families", families(d)}, {"timestamps", d.timestamps},
                          {"max_storage_buffer_range", d.max_storage_buffer_range}});
         } else {
           std::printf("%u: %s (%s)\n", d.index, d.name.c_str(), d.type.c_str());
@@ -41,6 +71,10 @@ void register_devices(CLI::App& app, Action& run) {
                       d.fp16_texel ? "yes" : "no",
                       d.coopmat_f16_16x16x16 ? "yes (fp16 16x16x16)" : d.cooperative_matrix ? "yes (no fp16 16x16x16)" : "no",
                       d.timestamps ? "yes" : "no");
+          std::printf("   VK_NV_cooperative_matrix: %s\n", nv_line(d).c_str());
+          std::string fams;
+          for (const auto& f : families(d)) fams += (fams.empty() ? "" : ", ") + f;
+          std::printf("   kernel families (--kernels): %s\n", fams.c_str());
         }
       }
       if (*json) std::printf("%s\n", out.dump(2).c_str());

@@ -39,6 +39,7 @@ int run_idx_eval(const EvalOptions& o) {
                        std::to_string(i) + " is not below the model's " + std::to_string(K) + " classes");
   vk::ContextOptions co;
   co.device = o.model.device;
+  co.kernels = o.model.kernels;
   vk::Context ctx(co);
   VitModel model(ctx, std::move(lm), choose_precision(ctx.info(), o.model.precision));
   const VitConfig& c = model.config();

@@ -21,6 +21,16 @@ void ModelOptions::add(CLI::App& cmd) {
                  "that can read it)")
       ->check(CLI::IsMember({"fp32", "fp16", "fp16-math", "auto"}))
       ->capture_default_str();
+  add_kernels_option(cmd, kernels);
+}
+
+void add_kernels_option(CLI::App& cmd, std::string& kernels) {
+  cmd.add_option("--kernels", kernels,
+                 "Kernel family for every op: auto (each op chooses for the device: texel kernels on CPU "
+                 "devices, tiled ones on GPUs; never coopmat yet); portable (plain SSBO kernels); tiled (the GPU "
+                 "kernels: shared-memory tiled GEMM, subgroup LayerNorm); coopmat (tiled, with the "
+                 "cooperative-matrix GEMM, VK_NV_cooperative_matrix). Default: VITSCOPE_KERNELS or auto")
+      ->check(CLI::IsMember({"auto", "portable", "tiled", "coopmat"}));
 }
 
 void parse_size(const std::string& s, int& h, int& w) {

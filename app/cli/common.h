@@ -20,6 +20,7 @@ struct ModelOptions {
   int heads = 0;
   std::string size;    // "HxW" or "S"
   std::string precision = "fp32";  // bench defaults to "auto"
+  std::string kernels;  // empty: VITSCOPE_KERNELS or auto
   void add(CLI::App& cmd);
   LoadOptions load_options() const;
   std::string resolved_model() const;  // model or the bundled default
@@ -32,6 +33,9 @@ void register_devices(CLI::App& app, Action& run);
 void register_info(CLI::App& app, Action& run);
 void register_eval(CLI::App& app, Action& run);
 void register_bench(CLI::App& app, Action& run);
+void register_selftest(CLI::App& app, Action& run);
+// --kernels, as every model-running subcommand and selftest take it.
+void add_kernels_option(CLI::App& cmd, std::string& kernels);
 
 std::string bundled_model_path();
 // --preprocess NAME (timm, hf, torchvision, none): another framework's eval transform.

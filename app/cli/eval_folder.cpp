@@ -56,6 +56,7 @@ int run_folder_eval(const EvalOptions& o) {
 
   vk::ContextOptions co;
   co.device = o.model.device;
+  co.kernels = o.model.kernels;
   vk::Context ctx(co);
   VitModel model(ctx, std::move(lm), choose_precision(ctx.info(), o.model.precision));
   const VitConfig& c = model.config();

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   cli::register_bench(app, run);
   cli::register_info(app, run);
   cli::register_devices(app, run);
+  cli::register_selftest(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -34,7 +34,9 @@ uint32_t attention_keys_per_lane(uint32_t subgroup_size, uint32_t N) {
 
 AttentionKernel choose_attention_kernel(const vk::DeviceInfo& d, const AttentionArgs& a) {
   if (a.kernel != AttentionKernel::Auto) return a.kernel;
-  if (d.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU && attention_kernel_supported(d, a, AttentionKernel::Fused))
+  // A forced kernel family (portable, tiled, coopmat) takes the kernels for GPUs.
+  const bool cpu = d.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU && d.kernels == vk::KernelFamily::Auto;
+  if (cpu && attention_kernel_supported(d, a, AttentionKernel::Fused))
     return AttentionKernel::Fused;
   return AttentionKernel::TwoPass;
 }

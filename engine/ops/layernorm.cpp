@@ -22,9 +22,11 @@ bool layernorm_kernel_supported(const vk::DeviceInfo& d, const LayerNormArgs& a,
 
 LayerNormKernel choose_layernorm_kernel(const vk::DeviceInfo& d, const LayerNormArgs& a) {
   if (a.kernel != LayerNormKernel::Auto) return a.kernel;
-  if (d.device_type != VK_PHYSICAL_DEVICE_TYPE_CPU && layernorm_kernel_supported(d, LayerNormKernel::Subgroup))
-    return LayerNormKernel::Subgroup;
-  if (d.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU && layernorm_kernel_supported(d, a, LayerNormKernel::Texel))
+  // A forced kernel family: portable takes the plain kernel, the GPU families the GPU one.
+  if (d.kernels == vk::KernelFamily::Portable) return LayerNormKernel::Rows;
+  const bool cpu = d.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU && d.kernels == vk::KernelFamily::Auto;
+  if (!cpu && layernorm_kernel_supported(d, LayerNormKernel::Subgroup)) return LayerNormKernel::Subgroup;
+  if (cpu && layernorm_kernel_supported(d, a, LayerNormKernel::Texel))
     return LayerNormKernel::Texel;
   return LayerNormKernel::Rows;
 }

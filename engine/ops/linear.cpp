@@ -25,11 +25,31 @@ struct Tile {
 // ggml-style tile sets for linear_tiled.comp.
 constexpr Tile kSmall{32, 32, 16, 4, 2}, kMedium{64, 64, 16, 4, 4}, kLarge{128, 128, 16, 8, 8};
 
+// Tiles of linear_coopmat.comp: BM x BN per workgroup of 4 subgroups, each owning a WM x WN
+// block (WM / fragment rows x WN / fragment columns accumulators), K staged BK at a time.
+struct CoopTile {
+  uint32_t bm, bn, wm, wn;
+};
+constexpr CoopTile kCoopSmall{64, 64, 32, 32}, kCoopLarge{128, 128, 64, 64};
+constexpr uint32_t kCoopBK = 32, kCoopSkew = 8;  // x and W rows in shared memory: BK + 8 halves apart
+
+uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
+
+const CoopTile& coop_tile(uint32_t M, uint32_t N) {
+  return ceil_div(M, kCoopLarge.bm) * ceil_div(N, kCoopLarge.bn) >= 64 ? kCoopLarge : kCoopSmall;
+}
+
+uint32_t coop_shared_bytes(const CoopTile& t, const vk::CoopmatShape& s) {
+  return (t.bm + t.bn) * (kCoopBK + kCoopSkew) * 2 + 4 * s.m * s.n * 4;
+}
+
+bool shape_tiles(const vk::CoopmatShape& s) {
+  return s.m && s.n && s.k && 32 % s.m == 0 && 32 % s.n == 0 && 32 % s.k == 0;
+}
+
 const Tile& tile_of(LinearKernel k) {
   return k == LinearKernel::TiledSmall ? kSmall : k == LinearKernel::TiledLarge ? kLarge : kMedium;
 }
-
-uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 
 }  // namespace
 
@@ -41,6 +61,8 @@ const char* linear_kernel_name(LinearKernel k) {
     case LinearKernel::TiledSmall: return "tiled-s";
     case LinearKernel::TiledMedium: return "tiled-m";
     case LinearKernel::TiledLarge: return "tiled-l";
+    case LinearKernel::Coopmat: return "coopmat";
+    case LinearKernel::CoopmatEmulated: return "coopmat-emulated";
   }
   return "?";
 }
@@ -66,7 +88,7 @@ uint32_t linear_weight_group(const vk::DeviceInfo& d, const LinearArgs& a) {
   // On CPU devices choose_linear_kernel takes the Texel kernel whenever it can run the layer.
   LinearArgs row_major = a;
   row_major.w_group = 0;
-  const bool texel = d.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU &&
+  const bool texel = d.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU && d.kernels == vk::KernelFamily::Auto &&
                      linear_kernel_supported(d, row_major, LinearKernel::Texel);
   return texel ? 4 * d.subgroup_size : 0;
 }
@@ -108,6 +130,20 @@ bool linear_kernel_supported(const vk::DeviceInfo& d, const LinearArgs& a, Linea
       if (f16 && !d.fp16_storage) return false;
       if (a.math_f16 && !d.fp16_arithmetic) return false;
       return tile_of(k).threads() <= d.max_workgroup_invocations;
+    case LinearKernel::Coopmat: {
+      // fp16 x fp16 -> fp32 fragments: fp16 arithmetic is at least as exact as math_f16 asks.
+      if (f16 && !d.fp16_storage) return false;
+      auto c = vk::coopmat_config(d);
+      return c && coop_shared_bytes(coop_tile(a.M, a.N), c->shape) <= d.max_shared_memory;
+    }
+    case LinearKernel::CoopmatEmulated: {
+      if ((f16 && !d.fp16_storage) || !d.fp16_arithmetic || !a.coopmat_shape || !shape_tiles(*a.coopmat_shape))
+        return false;
+      const vk::CoopmatShape& s = *a.coopmat_shape;
+      const uint32_t sg = d.subgroup_size;
+      return sg && (s.m * s.n) % sg == 0 && 4 * sg <= d.max_workgroup_invocations &&
+             coop_shared_bytes(coop_tile(a.M, a.N), s) <= d.max_shared_memory;
+    }
   }
   return false;
 }
@@ -130,7 +166,15 @@ bool linear_fuses_layernorm(const vk::DeviceInfo& d, const LinearArgs& a) {
 LinearKernel choose_linear_kernel(const vk::DeviceInfo& d, const LinearArgs& a) {
   if (a.kernel != LinearKernel::Auto) return a.kernel;
   if (a.ln || a.w_group) return LinearKernel::Texel;  // the only one that can; linear() reports what is missing
-  if (d.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU) {
+  switch (d.kernels) {
+    case vk::KernelFamily::Portable: return LinearKernel::Portable;
+    case vk::KernelFamily::Coopmat:
+      if (linear_kernel_supported(d, a, LinearKernel::Coopmat)) return LinearKernel::Coopmat;
+      break;  // what it cannot take goes to the tiles
+    case vk::KernelFamily::Tiled: break;
+    case vk::KernelFamily::Auto: break;
+  }
+  if (d.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU && d.kernels == vk::KernelFamily::Auto) {
     // Shared memory is emulated on CPU drivers and tiling through it is ~50x slower there.
     // Only fp16 arithmetic, which just the tiled kernel has, ends up there.
     for (LinearKernel t : {LinearKernel::Texel, LinearKernel::Portable, LinearKernel::TiledSmall})
@@ -189,6 +233,24 @@ void linear(vk::Context& ctx, vk::Recorder& rec, const LinearArgs& a, std::strin
     slots.insert(slots.end(), {Slot::TexelFloat, Slot::TexelFloat});
     gx = ceil_div(a.N, sg * cn);
     gy = ceil_div(a.M, kRowsPerSubgroup * wy);
+  } else if (k == LinearKernel::Coopmat || k == LinearKernel::CoopmatEmulated) {
+    const vk::CoopmatShape shape = k == LinearKernel::Coopmat ? vk::coopmat_config(d)->shape : *a.coopmat_shape;
+    const CoopTile& t = coop_tile(a.M, a.N);
+    const uint32_t sg = d.subgroup_size;
+    spec.insert(spec.end(), {t.bm, t.bn, kCoopBK, t.wm, t.wn, shape.m, shape.n, shape.k, sg,
+                             (t.bm / t.wm) * (t.bn / t.wn) * sg});
+    if (k == LinearKernel::CoopmatEmulated) {
+      shader = f16 ? ShaderId::linear_coopmat_emu_f16w : ShaderId::linear_coopmat_emu;
+    } else {
+#ifdef VITSCOPE_HAVE_COOPMAT_NV
+      shader = f16 ? ShaderId::linear_coopmat_nv_f16w : ShaderId::linear_coopmat_nv;
+#else
+      throw Error(label + ": this build has no cooperative-matrix shader (its glslang could not compile "
+                          "GL_NV_cooperative_matrix)");
+#endif
+    }
+    gx = ceil_div(a.N, t.bn);
+    gy = ceil_div(a.M, t.bm);
   } else if (k == LinearKernel::Portable) {
     shader = f16 ? ShaderId::linear_f16w : ShaderId::linear;
     gx = ceil_div(a.N, 64);

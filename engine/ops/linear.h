@@ -2,7 +2,10 @@
 // Three kernels compute it; linear() picks one per device and shape:
 //   Texel  - CPU Vulkan devices (lavapipe): texel-buffer reads + subgroup broadcast;
 //   Tiled* - GPUs: shared-memory tiles with register blocking, small/medium/large tiles;
-//   Portable - anything else (and shapes the others cannot take).
+//   Portable - anything else (and shapes the others cannot take);
+//   Coopmat  - GPUs with VK_NV_cooperative_matrix, only when forced (--kernels coopmat): fp16
+//              fragments of x and W, fp32 accumulators. CoopmatEmulated runs the same shader
+//              with the fragment operations written as plain loops (tests, any device).
 // Weights may be fp32 or fp16 (WeightFormat); arithmetic is fp32 except with math_f16, where
 // the tiled kernel multiplies and adds fp16 within each 16-wide slice of K.
 #pragma once
@@ -23,7 +26,9 @@ const char* activation_name(Activation a);
 // Error for any other name.
 Activation mlp_activation(const std::string& hidden_act);
 
-enum class LinearKernel : uint8_t { Auto, Portable, Texel, TiledSmall, TiledMedium, TiledLarge };
+enum class LinearKernel : uint8_t {
+  Auto, Portable, Texel, TiledSmall, TiledMedium, TiledLarge, Coopmat, CoopmatEmulated
+};
 const char* linear_kernel_name(LinearKernel k);
 
 enum class WeightFormat : uint8_t { F32, F16 };
@@ -51,10 +56,16 @@ struct LinearArgs {
   bool math_f16 = false;  // fp16 products and sums within a K slice (needs w_format F16)
   std::optional<FusedLayerNorm> ln;  // normalise the rows of x first (needs the Texel kernel)
   LinearKernel kernel = LinearKernel::Auto;  // force one (tests); Auto: choose_linear_kernel
+  // CoopmatEmulated only: the fragment shape to emulate (tests; the real kernel takes the
+  // shape the device lists, vk::coopmat_config).
+  std::optional<vk::CoopmatShape> coopmat_shape;
 };
 
 // The kernel linear() runs for `a` on a device described by `d`: decided by the device's
-// type, subgroup size and features and by the shape and alignment, never by its name.
+// type, subgroup size and features and by the shape and alignment, never by its name, and by
+// the kernel family d.kernels forces (portable: Portable; tiled: the GPU tiles; coopmat:
+// Coopmat, the GPU tiles for what it cannot take). Auto never picks Coopmat: it has not yet
+// run on a real device.
 LinearKernel choose_linear_kernel(const vk::DeviceInfo& d, const LinearArgs& a);
 // Whether `k` can run `a` on `d` (alignment, subgroup support, workgroup limits).
 bool linear_kernel_supported(const vk::DeviceInfo& d, const LinearArgs& a, LinearKernel k);

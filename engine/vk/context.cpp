@@ -217,6 +217,27 @@ bool coopmat_f16_supported(VkInstance instance, VkPhysicalDevice pd) {
   return false;
 }
 
+// VK_NV_cooperative_matrix (declared by the 1.3.239 headers): the subgroup-scope shapes with
+// fp16 A and B and fp32 C and D, the only ones linear_coopmat.comp runs.
+std::vector<CoopmatShape> coopmat_nv_f16_shapes(VkInstance instance, VkPhysicalDevice pd) {
+  auto get = reinterpret_cast<PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV>(
+      vkGetInstanceProcAddr(instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV"));
+  std::vector<CoopmatShape> out;
+  if (!get) return out;
+  uint32_t n = 0;
+  if (get(pd, &n, nullptr) != VK_SUCCESS || n == 0) return out;
+  std::vector<VkCooperativeMatrixPropertiesNV> props(n, {VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV});
+  if (get(pd, &n, props.data()) != VK_SUCCESS && n == 0) return out;
+  for (uint32_t i = 0; i < n && i < props.size(); ++i) {
+    const auto& c = props[i];
+    if (c.AType == VK_COMPONENT_TYPE_FLOAT16_NV && c.BType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+        c.CType == VK_COMPONENT_TYPE_FLOAT32_NV && c.DType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+        c.scope == VK_SCOPE_SUBGROUP_NV)
+      out.push_back({c.MSize, c.NSize, c.KSize});
+  }
+  return out;
+}
+
 DeviceInfo describe(VkInstance instance, VkPhysicalDevice pd, uint32_t index) {
   DeviceInfo d;
   d.index = index;
@@ -249,6 +270,7 @@ DeviceInfo describe(VkInstance instance, VkPhysicalDevice pd, uint32_t index) {
   d.min_texel_offset_alignment = p.limits.minTexelBufferOffsetAlignment;
   for (int i = 0; i < 3; ++i) d.max_workgroup_count[i] = p.limits.maxComputeWorkGroupCount[i];
   d.max_workgroup_invocations = p.limits.maxComputeWorkGroupInvocations;
+  d.max_shared_memory = p.limits.maxComputeSharedMemorySize;
   d.timestamp_period_ns = p.limits.timestampPeriod;
 
   VkPhysicalDeviceMaintenance3Properties m3{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
@@ -266,7 +288,22 @@ DeviceInfo describe(VkInstance instance, VkPhysicalDevice pd, uint32_t index) {
   // The instance asks for Vulkan 1.1, so shaderFloat16 comes only through the extension.
   bool has_f16_ext = contains(exts, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
   if (has_f16_ext) s16.pNext = &f16;
+  VkPhysicalDeviceCooperativeMatrixFeaturesNV cm{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+  const bool has_coopmat_nv = contains(exts, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
+  if (has_coopmat_nv) {
+    cm.pNext = feats.pNext;
+    feats.pNext = &cm;
+  }
+  VkPhysicalDeviceVulkanMemoryModelFeaturesKHR vmm{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES_KHR};
+  const bool has_vmm = contains(exts, VK_KHR_VULKAN_MEMORY_MODEL_EXTENSION_NAME);
+  if (has_vmm) {
+    vmm.pNext = feats.pNext;
+    feats.pNext = &vmm;
+  }
   vkGetPhysicalDeviceFeatures2(pd, &feats);
+  d.vulkan_memory_model = has_vmm && vmm.vulkanMemoryModel;
+  d.coopmat_nv = has_coopmat_nv && cm.cooperativeMatrix;
+  if (d.coopmat_nv) d.coopmat_nv_shapes = coopmat_nv_f16_shapes(instance, pd);
   d.fp16_storage = s16.storageBuffer16BitAccess;
   d.fp16_arithmetic = has_f16_ext && f16.shaderFloat16;
   VkFormatProperties half4{};
@@ -398,6 +435,8 @@ Context::Context(const ContextOptions& options) : quiet_(options.quiet) {
     }
     physical_ = pds[chosen];
     info_ = infos[chosen];
+    info_.kernels = kernel_family_from(options.kernels);
+    if (std::string why = kernel_family_problem(info_, info_.kernels); !why.empty()) throw InputError(why);
     vkGetPhysicalDeviceMemoryProperties(physical_, &memory_);
 
     float priority = 1.0f;
@@ -428,6 +467,22 @@ Context::Context(const ContextOptions& options) : quiet_(options.quiet) {
       float16.shaderFloat16 = VK_TRUE;
       chain(float16);
       enable.push_back(VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
+    }
+    // The cooperative-matrix GEMM: its feature must be enabled for the shader to be valid.
+    VkPhysicalDeviceCooperativeMatrixFeaturesNV coopmat{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+    if (info_.coopmat_nv) {
+      coopmat.cooperativeMatrix = VK_TRUE;
+      chain(coopmat);
+      enable.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
+    }
+    // GL_NV_cooperative_matrix shaders are compiled for the Vulkan memory model.
+    VkPhysicalDeviceVulkanMemoryModelFeaturesKHR memory_model{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES_KHR};
+    if (info_.coopmat_nv && info_.vulkan_memory_model) {
+      memory_model.vulkanMemoryModel = VK_TRUE;
+      chain(memory_model);
+      enable.push_back(VK_KHR_VULKAN_MEMORY_MODEL_EXTENSION_NAME);
     }
 
     VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};

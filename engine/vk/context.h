@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "vk/check.h"
+#include "vk/kernel_family.h"
 
 namespace vitscope::vk {
 
@@ -35,6 +36,15 @@ struct DeviceInfo {
   // The device lists a subgroup-scope 16x16x16 fp16 x fp16 -> fp32 cooperative matrix
   // multiply (vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR).
   bool coopmat_f16_16x16x16 = false;
+  // VK_NV_cooperative_matrix with its cooperativeMatrix feature (enabled at device creation),
+  // and the subgroup-scope fp16 x fp16 -> fp32 (C and D) shapes it lists
+  // (vkGetPhysicalDeviceCooperativeMatrixPropertiesNV): what linear_coopmat.comp runs on.
+  bool coopmat_nv = false;
+  bool vulkan_memory_model = false;  // VK_KHR_vulkan_memory_model's vulkanMemoryModel (those shaders use it)
+  std::vector<CoopmatShape> coopmat_nv_shapes;
+  // The kernel family this context forces (ContextOptions::kernels, VITSCOPE_KERNELS); auto:
+  // each op chooses per device class. Every op's chooser reads it.
+  KernelFamily kernels = KernelFamily::Auto;
   bool timestamps = false;          // compute queue supports timestamp queries
   float timestamp_period_ns = 1.0f;
   uint64_t device_local_bytes = 0;  // size of the largest device-local heap
@@ -45,6 +55,7 @@ struct DeviceInfo {
   uint64_t min_texel_offset_alignment = 1;
   uint32_t max_workgroup_count[3] = {0, 0, 0};
   uint32_t max_workgroup_invocations = 0;
+  uint32_t max_shared_memory = 0;  // maxComputeSharedMemorySize, bytes
   uint32_t compute_queue_family = UINT32_MAX;
 };
 
@@ -52,6 +63,9 @@ struct ContextOptions {
   int device = -1;        // -1: VITSCOPE_DEVICE or the best device
   int validate = -1;      // -1: VITSCOPE_VALIDATE env; 0 off; 1 on
   bool quiet = false;     // don't print validation messages to stderr (still recorded)
+  // Kernel family: "auto", "portable", "tiled", "coopmat"; empty: VITSCOPE_KERNELS or auto.
+  // A family the device cannot run is refused with an Error naming what it lacks.
+  std::string kernels;
 };
 
 class Context {
