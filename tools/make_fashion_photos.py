@@ -4,10 +4,10 @@ the bundled model's accuracy on them.
 
     # the robustness set: 1000 test images as photos, one folder per class (ImageFolder layout)
     /usr/bin/python3 tools/make_fashion_photos.py --out build/fashion-photos
-    # accuracy of the engine (one `classify` per file) and of PyTorch (same weights) on it
+    # accuracy of the engine (`eval --image-folder`) and of PyTorch (same weights, same files) on it
     /usr/bin/python3 tools/make_fashion_photos.py --out build/fashion-photos --engine build/app/vitscope-cli --torch
-    # one photo sample per class into assets/samples (photo_<class>.png / .jpg)
-    /usr/bin/python3 tools/make_fashion_photos.py --samples assets/samples
+    # one photo per class (photo_<class>_<testindex>.png / .jpg) into a folder
+    /usr/bin/python3 tools/make_fashion_photos.py --samples DIR
 
 A photo (tools/fashion_photos.py EVAL_STYLE): the garment scaled to 55-95% of the canvas's shorter
 side (canvases 120-480 pixels on the shorter side, aspect 1 to 16:9 either way), anywhere in the
@@ -61,6 +61,8 @@ def make_set(x, y, out, count, seed):
     with open(os.path.join(out, "labels.json"), "w") as f:
         json.dump({"seed": seed, "style": FP.EVAL_STYLE, "label_names": LABEL_NAMES,
                    "files": [{"file": fn, "label": lab, "test_index": ti} for fn, lab, ti in files]}, f, indent=1)
+    with open(os.path.join(out, "class_map.txt"), "w") as f:  # folder names in the model's class order
+        f.write("".join(slug(n) + "\n" for n in LABEL_NAMES))
     jpg = sum(fn.endswith(".jpg") for fn, _, _ in files)
     print(f"wrote {len(files)} photos ({jpg} JPEG) to {out}")
     return files
@@ -85,19 +87,31 @@ def torch_accuracy(out, files, model_dir):
 
 
 def engine_accuracy(out, files, cli, model_dir):
-    preds = []
+    """`vitscope-cli eval --image-folder` over the whole set (class_map.txt gives the class order)."""
+    pred_file = os.path.join(out, "engine_predictions.jsonl")
+    cmd = [cli, "eval", "--image-folder", out, "--class-map", os.path.join(out, "class_map.txt"),
+           "--predictions-out", pred_file, "--quiet"]
+    if model_dir:
+        cmd += ["--model", model_dir]
     t0 = time.time()
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed: {r.stderr.strip()}")
+    print(r.stdout.strip())
+    by_path = {}
+    with open(pred_file) as f:
+        for line in f:
+            e = json.loads(line)
+            by_path[os.path.normpath(os.path.relpath(e["path"], out) if os.path.isabs(e["path"]) else e["path"])] = e
+    preds = []
     for fn, _, _ in files:
-        cmd = [cli, "classify", "--image", os.path.join(out, fn), "--top", "1", "--json"]
-        if model_dir:
-            cmd += ["--model", model_dir]
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode != 0:
-            sys.exit(f"{cli} failed on {fn}: {r.stderr.strip()}")
-        preds.append(LABEL_NAMES.index(json.loads(r.stdout)["top"][0]["label"]))
+        e = by_path.get(os.path.normpath(fn)) or by_path.get(os.path.normpath(os.path.join(out, fn)))
+        if e is None:
+            sys.exit(f"{pred_file}: no prediction for {fn}")
+        preds.append(int(e["top"][0]["index"]) if "index" in e["top"][0] else LABEL_NAMES.index(e["top"][0]["label"]))
     preds = np.array(preds)
     y = np.array([lab for _, lab, _ in files])
-    print(f"engine: {len(files)} classify runs in {time.time() - t0:.0f} s")
+    print(f"engine: eval --image-folder in {time.time() - t0:.0f} s")
     return preds, float((preds == y).mean())
 
 
@@ -126,7 +140,7 @@ def main():
     ap.add_argument("--samples", help="write one photo per class into this folder")
     ap.add_argument("--model", default=os.path.join(ROOT, "assets", "models", "fashion-vit"))
     ap.add_argument("--torch", action="store_true", help="PyTorch accuracy on the set (same preprocessing)")
-    ap.add_argument("--engine", help="vitscope-cli: accuracy from one classify per file")
+    ap.add_argument("--engine", help="vitscope-cli: its accuracy from `eval --image-folder` (and agreement with --torch)")
     ap.add_argument("--engine-model", default="", help="--model for the engine (default: its bundled model)")
     args = ap.parse_args()
     x, y = load_split("test", args.data)

@@ -12,11 +12,23 @@ The architecture mirrors timm's VisionTransformer (global_pool='token',
 class_token=True, pre-norm blocks, LayerNorm eps 1e-6, exact-erf GELU,
 qkv_bias=True, mlp_ratio 4) so the state_dict keys are timm's.
 
+Phases: 1) 20 epochs from scratch, no augmentation, label smoothing 0.1; 2) 3 fine-tune epochs
+with flips and no label smoothing (phases 1+2 give the bundled model).  Optional, off by default:
+3) "photos" (--photo-epochs): epochs of 150 batches of 128, each half clean training images (flipped
+at random), half the same kind of images rendered as photos by tools/fashion_photos.py (garment at
+45-100% of the frame anywhere in it, grey background 0-120, lighting gradient, noise, JPEG) and
+put through the engine's preprocessing, no label smoothing; 4) "settle" (--settle-epochs): the
+same at a lower rate with fewer photos.  --resume-phase1/2/3 DIR start later phases from an
+exported model.  Measured from the bundled weights, --photo-epochs 5: clean test 90.04% -> 89.39%,
+photos rendered from test images (tools/make_fashion_photos.py) 23.7% -> 63.7%.
+
 Usage:
-  /usr/bin/python3 tools/train_fashion_vit.py                 # full training (~40 min on 2 quiet cores)
+  /usr/bin/python3 tools/train_fashion_vit.py                 # full training (~46 min on 2 quiet cores)
+  /usr/bin/python3 tools/train_fashion_vit.py --resume-phase2 assets/models/fashion-vit --photo-epochs 5 \
+      --out /tmp/fv-photos --no-samples --checkpoints /tmp/fv-ck     # the photo phase only
   /usr/bin/python3 tools/train_fashion_vit.py --epochs 1 --train-subset 5000 --out /tmp/fv
   /usr/bin/python3 tools/train_fashion_vit.py --samples-only  # regenerate samples from model
-Needs only torch + numpy (PIL optional: used for JPEG/bicubic if present).
+Needs torch + numpy (PIL optional for the samples); phases 3 and 4 also need OpenCV (cv2) and PIL.
 """
 import argparse
 import gzip
@@ -366,6 +378,37 @@ def build_from_config(out_dir):
     return model, cfg
 
 
+# --------------------------------------------------------------------------- photo batches
+def _worker_init(_):
+    torch.set_num_threads(1)
+    import cv2
+    cv2.setNumThreads(1)
+
+
+class PhotoBatches(torch.utils.data.Dataset):
+    """Batch b of an epoch (perm set by the trainer): uint8 [B,28,28] + labels; each image is
+    flipped with p 0.5 and rendered as a photo and preprocessed with p `photo_frac`."""
+
+    def __init__(self, x_u8, y, batch_size, photo_frac, seed, steps):
+        self.x, self.y, self.bs, self.frac, self.seed, self.steps = x_u8, y, batch_size, photo_frac, seed, steps
+        self.epoch, self.perm = 0, None
+
+    def __len__(self):
+        return self.steps
+
+    def __getitem__(self, b):
+        import fashion_photos as FP
+        rng = np.random.default_rng([self.seed, self.epoch, b])
+        idx = self.perm[b * self.bs:(b + 1) * self.bs]
+        out = np.empty((len(idx), IMG, IMG), np.uint8)
+        for j, i in enumerate(idx):
+            img = self.x[i]
+            if rng.random() < 0.5:
+                img = np.ascontiguousarray(img[:, ::-1])
+            out[j] = FP.render_input(img, rng, FP.TRAIN_STYLE) if rng.random() < self.frac else img
+        return torch.from_numpy(out), torch.from_numpy(self.y[idx])
+
+
 # --------------------------------------------------------------------------- main
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -399,6 +442,24 @@ def main():
     ap.add_argument("--resume-phase1", default="",
                     help="skip phase 1 and start the fine-tune from this exported phase-1 model folder "
                          "(gives the same result as one full run: phase 2 depends only on the weights and the seed)")
+    ap.add_argument("--resume-phase2", default="",
+                    help="skip phases 1 and 2 and start phase 3 (photos) from this exported model folder")
+    ap.add_argument("--photo-epochs", type=int, default=0,
+                    help="phase 3: epochs mixing clean images with rendered photos (0: none)")
+    ap.add_argument("--photo-steps", type=int, default=150,
+                    help="batches per phase-3/4 epoch (0: a whole pass over the training set)")
+    ap.add_argument("--photo-lr", type=float, default=5e-4)
+    ap.add_argument("--photo-frac", type=float, default=0.5, help="fraction of each phase-3 batch rendered as photos")
+    ap.add_argument("--photo-val", type=int, default=1000,
+                    help="rendered test images checked after each phase-3 epoch (reported, not used for training)")
+    ap.add_argument("--settle-epochs", type=int, default=0,
+                    help="phase 4: epochs like phase 3 at --settle-lr with --settle-frac photos per batch")
+    ap.add_argument("--settle-lr", type=float, default=1e-4)
+    ap.add_argument("--settle-frac", type=float, default=0.25)
+    ap.add_argument("--resume-phase3", default="",
+                    help="skip phases 1-3 and start phase 4 from this exported model folder")
+    ap.add_argument("--workers", type=int, default=1, help="DataLoader processes rendering phase-3 photos")
+    ap.add_argument("--checkpoints", default="", help="export the model after every phase-3 epoch into DIR/photo_epochNN")
     # 1 thread measured ~2x faster than 2 on the 2-core build box (small matrices,
     # OpenMP overhead) and leaves a core free for C++ builds.
     ap.add_argument("--threads", type=int, default=1)
@@ -455,14 +516,21 @@ def main():
             return xb
         return apply
 
-    def run_phase(label, epochs, lr, lr_floor, warm_steps, crit, gen, aug):
+    def plain_batches(ep, perm, aug):
+        for it in range(steps_per_epoch):
+            idx = perm[it * args.batch_size:(it + 1) * args.batch_size]
+            yield aug(xtr[idx]), ytr_t[idx]
+
+    def run_phase(label, epochs, lr, lr_floor, warm_steps, crit, gen, aug, batches=plain_batches, after_epoch=None,
+                  steps=None):
         """AdamW (no decay on norms, biases, tokens), linear warm-up then cosine to lr_floor."""
         decay, no_decay = [], []
         for name, prm in model.named_parameters():
             (no_decay if prm.ndim <= 1 or name in ("cls_token", "pos_embed") else decay).append(prm)
         opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                                  {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.999))
-        total = steps_per_epoch * epochs
+        spe = steps or steps_per_epoch
+        total = spe * epochs
 
         def lr_at(step):
             if step < warm_steps:
@@ -477,9 +545,7 @@ def main():
             t0 = time.time()
             perm = torch.randperm(n, generator=gen)
             tot_loss, tot_correct, seen = 0.0, 0, 0
-            for it in range(steps_per_epoch):
-                idx = perm[it * args.batch_size:(it + 1) * args.batch_size]
-                xb, yb = aug(xtr[idx]), ytr_t[idx]
+            for it, (xb, yb) in enumerate(batches(ep, perm, aug)):
                 for g in opt.param_groups:
                     g["lr"] = lr_at(step)
                 logits = model(xb)
@@ -495,7 +561,7 @@ def main():
                 if ep == 0 and it == 49:
                     dt = time.time() - t0
                     print(f"  [timing] 50 steps {dt:.1f}s -> est. epoch "
-                          f"{dt / 50 * steps_per_epoch:.0f}s", flush=True)
+                          f"{dt / 50 * spe:.0f}s", flush=True)
             t_train = time.time() - t0
             acc = (predict(model, xte) == yte_t).float().mean().item()
             et = time.time() - t0
@@ -504,30 +570,93 @@ def main():
                   f"train_loss {tot_loss / seen:.4f} train_acc {tot_correct / seen:.4f} "
                   f"test_acc {acc:.4f} time {et:.1f}s (train {t_train:.1f}s) "
                   f"elapsed {(time.time() - t_start) / 60:.1f}min", flush=True)
+            if after_epoch:
+                after_epoch(ep, acc)
         return acc
 
     epoch_times = []
-    if args.resume_phase1:
-        model, _ = build_from_config(args.resume_phase1)
+    if args.resume_phase3:
+        model, _ = build_from_config(args.resume_phase3)
         test_acc = (predict(model, xte) == yte_t).float().mean().item()
-        print(f"phase 1 loaded from {args.resume_phase1}: test acc {test_acc:.4f}", flush=True)
+        print(f"phases 1-3 loaded from {args.resume_phase3}: test acc {test_acc:.4f}", flush=True)
+    elif args.resume_phase2:
+        model, _ = build_from_config(args.resume_phase2)
+        test_acc = (predict(model, xte) == yte_t).float().mean().item()
+        print(f"phases 1+2 loaded from {args.resume_phase2}: test acc {test_acc:.4f}", flush=True)
     else:
-        gen = torch.Generator().manual_seed(args.seed)
-        test_acc = run_phase("epoch", args.epochs, args.lr, 1e-5, int(args.warmup_epochs * steps_per_epoch),
-                             nn.CrossEntropyLoss(label_smoothing=args.label_smoothing), gen, flip_or_crop(gen, args.aug))
-    print(f"phase 1 test accuracy: {test_acc:.4f}", flush=True)
+        if args.resume_phase1:
+            model, _ = build_from_config(args.resume_phase1)
+            test_acc = (predict(model, xte) == yte_t).float().mean().item()
+            print(f"phase 1 loaded from {args.resume_phase1}: test acc {test_acc:.4f}", flush=True)
+        else:
+            gen = torch.Generator().manual_seed(args.seed)
+            test_acc = run_phase("epoch", args.epochs, args.lr, 1e-5, int(args.warmup_epochs * steps_per_epoch),
+                                 nn.CrossEntropyLoss(label_smoothing=args.label_smoothing), gen,
+                                 flip_or_crop(gen, args.aug))
+        print(f"phase 1 test accuracy: {test_acc:.4f}", flush=True)
 
-    # Phase 2: fine-tune without label smoothing (flips by default) with a
-    # short cosine schedule. Reseeded so that it depends only on the phase-1 weights.
-    if args.finetune_epochs > 0:
-        torch.manual_seed(args.seed + 1)
-        gen2 = torch.Generator().manual_seed(args.seed + 1)
-        test_acc = run_phase("finetune", args.finetune_epochs, args.finetune_lr, 1e-6, steps_per_epoch // 4,
-                             nn.CrossEntropyLoss(), gen2, flip_or_crop(gen2, args.finetune_aug))
+        # Phase 2: fine-tune without label smoothing (flips by default) with a
+        # short cosine schedule. Reseeded so that it depends only on the phase-1 weights.
+        if args.finetune_epochs > 0:
+            torch.manual_seed(args.seed + 1)
+            gen2 = torch.Generator().manual_seed(args.seed + 1)
+            test_acc = run_phase("finetune", args.finetune_epochs, args.finetune_lr, 1e-6, steps_per_epoch // 4,
+                                 nn.CrossEntropyLoss(), gen2, flip_or_crop(gen2, args.finetune_aug))
+        print(f"phase 2 test accuracy: {test_acc:.4f}", flush=True)
+
+    # Phase 3: photos. Each batch mixes clean (flipped) training images with the same kind of
+    # images rendered as photos (tools/fashion_photos.py) and put through the engine's
+    # preprocessing, so the model learns garments that do not fill the frame, on grey
+    # backgrounds, with noise and JPEG. No label smoothing. Rendering runs in a DataLoader
+    # worker; every batch draws from its own seed (seed, epoch, batch), so the result does not
+    # depend on the number of workers.
+    photo_log, settle_log = [], []
+    if args.photo_epochs > 0 or args.settle_epochs > 0:
+        import fashion_photos as FP
+        rng_val = np.random.default_rng([args.seed, 424242])
+        val_idx = rng_val.choice(len(yte), args.photo_val, replace=False)
+        xval = normalise(np.stack([FP.render_input(xte_u8[i], rng_val, FP.EVAL_STYLE) for i in val_idx]), mean, std)
+        yval = yte_t[torch.from_numpy(val_idx)]
+        photo_steps = min(args.photo_steps or steps_per_epoch, steps_per_epoch)
+
+        def photo_acc():
+            return (predict(model, xval) == yval).float().mean().item()
+        print(f"photo check set: {args.photo_val} rendered test images, accuracy now {photo_acc():.4f}", flush=True)
+
+    def photo_phase(label, epochs, lr, frac, seed, log):
+        ds = PhotoBatches(xtr_u8, ytr, args.batch_size, frac, seed, photo_steps)
+
+        def photo_batches(ep, perm, aug):
+            ds.epoch, ds.perm = ep, perm.numpy()
+            loader = torch.utils.data.DataLoader(ds, batch_size=None, shuffle=False, num_workers=args.workers,
+                                                 worker_init_fn=_worker_init, prefetch_factor=4 if args.workers else 2)
+            for xb_u8, yb in loader:
+                yield normalise(xb_u8.numpy(), mean, std), yb
+
+        def after_epoch(ep, acc):
+            pa = photo_acc()
+            log.append({"epoch": ep + 1, "test_acc": round(acc, 4), "photo_acc": round(pa, 4)})
+            print(f"{label} {ep + 1:3d}/{epochs} clean test_acc {acc:.4f} photo_acc {pa:.4f}", flush=True)
+            if args.checkpoints:
+                d = os.path.join(args.checkpoints, f"{label}_epoch{ep + 1:02d}")
+                export(model, d, args, mean, std, round(acc, 4), ep + 1, {"checkpoint": log[-1]})
+
+        torch.manual_seed(seed)
+        g = torch.Generator().manual_seed(seed)
+        return run_phase(label, epochs, lr, 1e-6, photo_steps // 4, nn.CrossEntropyLoss(), g, None,
+                         batches=photo_batches, after_epoch=after_epoch, steps=photo_steps)
+
+    if args.photo_epochs > 0 and not args.resume_phase3:
+        test_acc = photo_phase("photo", args.photo_epochs, args.photo_lr, args.photo_frac, args.seed + 2, photo_log)
+    # Phase 4: settle at a lower rate with fewer photos per batch (clean accuracy back up).
+    if args.settle_epochs > 0:
+        test_acc = photo_phase("settle", args.settle_epochs, args.settle_lr, args.settle_frac, args.seed + 3,
+                               settle_log)
 
     print(f"FINAL test accuracy: {test_acc:.4f}", flush=True)
     wall = time.time() - t_start
-    st_path = export(model, args.out, args, mean, std, round(test_acc, 4), args.epochs + args.finetune_epochs,
+    st_path = export(model, args.out, args, mean, std, round(test_acc, 4),
+                     args.epochs + args.finetune_epochs + args.photo_epochs + args.settle_epochs,
                      {"batch_size": args.batch_size, "lr": args.lr,
                       "weight_decay": args.weight_decay, "label_smoothing": args.label_smoothing,
                       "augmentation": {"none": "none", "flip": "hflip",
@@ -535,6 +664,14 @@ def main():
                       "finetune": {"epochs": args.finetune_epochs, "lr": args.finetune_lr,
                                    "augmentation": args.finetune_aug, "label_smoothing": 0.0}
                                   if args.finetune_epochs else None,
+                      "photos": {"epochs": args.photo_epochs, "steps_per_epoch": args.photo_steps, "lr": args.photo_lr, "photo_fraction": args.photo_frac,
+                                 "augmentation": "hflip; tools/fashion_photos.py TRAIN_STYLE through the engine's "
+                                                 "preprocessing", "label_smoothing": 0.0,
+                                 "per_epoch": photo_log} if args.photo_epochs else None,
+                      "settle": {"epochs": args.settle_epochs, "steps_per_epoch": args.photo_steps,
+                                 "lr": args.settle_lr, "photo_fraction": args.settle_frac, "label_smoothing": 0.0,
+                                 "per_epoch": settle_log} if args.settle_epochs else None,
+                      "warm_start": args.resume_phase3 or args.resume_phase2 or args.resume_phase1 or None,
                       "optimizer": "AdamW, cosine, warmup", "train_images": n,
                       "mean_epoch_seconds": round(sum(epoch_times) / max(1, len(epoch_times)), 1),
                       "wall_minutes": round(wall / 60, 1)})
