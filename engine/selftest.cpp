@@ -107,11 +107,14 @@ struct LinearProblem {
   const char* epilogue;
 };
 
-// Two problems: a plain one with bias + GELU, and one with every other part of the epilogue
-// on strided x and y. Both leave partial row and column tiles on every kernel.
+// A plain problem with bias + GELU, one with every other part of the epilogue on strided x
+// and y, and two small ones for the other activations. All leave partial row and column
+// tiles on every kernel.
 const LinearProblem kLinearProblems[] = {
     {37, 50, 44, ops::Activation::Gelu, true, false, false, 1.0f, 0, 0, "bias+gelu"},
     {70, 96, 64, ops::Activation::Tanh, true, true, true, 0.5f, 68, 100, "bias+tanh+layerscale+alpha+residual, strided"},
+    {9, 24, 40, ops::Activation::GeluTanh, true, false, true, 1.0f, 0, 0, "bias+tanh-gelu+residual"},
+    {5, 8, 12, ops::Activation::Relu, false, false, false, 1.0f, 0, 0, "relu"},
 };
 
 const char* precision_label(SelftestPrecision p) {
@@ -193,8 +196,7 @@ void linear_problem(vk::Context& ctx, const LinearSelftest& t, const LinearProbl
   for (uint32_t m = 0; m < s.M; ++m)
     for (uint32_t n = 0; n < s.N; ++n) {
       float v = t0[size_t(m) * s.N + n];
-      if (s.act == ops::Activation::Gelu) v = ref::gelu(v);
-      if (s.act == ops::Activation::Tanh) v = std::tanh(v);
+      v = ref::activate(v, ops::activation_name(s.act));
       if (s.gamma) v *= g[n];
       v *= s.alpha;
       const size_t o = size_t(m) * ldy + n;

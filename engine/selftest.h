@@ -34,7 +34,7 @@ struct LinearSelftest {
   std::optional<vk::CoopmatShape> coopmat_shape;  // CoopmatEmulated: the fragment shape
 };
 
-// One linear kernel variant on two problems (every epilogue: bias, GELU or tanh, LayerScale,
+// One linear kernel variant on four problems (every epilogue: bias, each activation, LayerScale,
 // alpha, residual add; strided x and y; partial tiles). fp16 weights are compared with the
 // reference on the same rounded weights; fp16 arithmetic within 16 fp16 roundings per K
 // slice of sum |x w|; cooperative matrices (fp16 x and W, fp32 sums) with the reference on

@@ -75,7 +75,7 @@ TEST_CASE("selftest: a kernel that cannot run is a failed line, never ok") {
 TEST_CASE("coopmat GEMM with emulated fragments: every fragment shape, fp32 and fp16 weights") {
   // The shader linear_coopmat.comp with its fragment loads, multiply-adds and stores written as
   // loops: the staging of x and W in shared memory, fragment offsets and strides, accumulator
-  // layout and the epilogue are the real kernel's, on the two selftest problems.
+  // layout and the epilogue are the real kernel's, on the selftest problems (every activation).
   auto& ctx = context();
   if (!ctx.info().fp16_arithmetic) {
     MESSAGE("skipped: no shaderFloat16 on " << ctx.info().name);
