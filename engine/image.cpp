@@ -477,6 +477,7 @@ Preprocess with_pipeline(const Preprocess& model, const std::string& pipeline) {
     p.center_crop = false;
   } else if (pipeline == "torchvision") {
     p.interpolation = "bilinear";
+    p.squash = false;
     p.resize_shortest = std::max(p.height, p.width) * 256 / 224;
     p.center_crop = true;
   } else if (pipeline == "none") {
@@ -528,13 +529,22 @@ Preprocessed preprocess(const Image& src, const Preprocess& pre, int in_chans) {
     }
     std::snprintf(buf, sizeof buf, "%s", what.c_str());
   } else if (pre.pipeline == "torchvision") {
-    // torchvision's ImageClassification: shorter side to 256 for a 224 crop, scaled with the size.
-    int s = pre.resize_shortest > 0 ? pre.resize_shortest : std::max(H, W) * 256 / 224;
-    auto [rw, rh] = shorter_side_to(im.width, im.height, s);
-    im = resize(im, rw, rh, pre.interpolation);
+    // torchvision's transforms on a PIL image: Resize(S) (shorter side; ImageClassification
+    // takes 256 for a 224 crop, scaled with the size) or Resize([H, W]), then CenterCrop.
+    std::string what = "torchvision:";
+    if (pre.resize && pre.squash) {
+      im = resize(im, pre.resize_width, pre.resize_height, pre.interpolation);
+      what += " resize to " + std::to_string(pre.resize_width) + "x" + std::to_string(pre.resize_height);
+    } else if (pre.resize) {
+      int s = pre.resize_shortest > 0 ? pre.resize_shortest : std::max(H, W) * 256 / 224;
+      auto [rw, rh] = shorter_side_to(im.width, im.height, s);
+      im = resize(im, rw, rh, pre.interpolation);
+      what += " resize shorter side to " + std::to_string(s);
+    }
+    what += pre.resize ? " (" + pre.interpolation + ")," : " no resize,";
     if (pre.center_crop) im = center_crop(im, W, H);
-    std::snprintf(buf, sizeof buf, "%s: resize shorter side to %d (%s), centre crop %dx%d", pre.pipeline.c_str(), s,
-                  pre.interpolation.c_str(), W, H);
+    what += " centre crop " + std::to_string(W) + "x" + std::to_string(H);
+    std::snprintf(buf, sizeof buf, "%s", what.c_str());
   } else if (pre.pipeline == "none") {
     im = resize(im, W, H, pre.interpolation);
     std::snprintf(buf, sizeof buf, "%s: resize to %dx%d (%s)", pre.pipeline.c_str(), W, H, pre.interpolation.c_str());

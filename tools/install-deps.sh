@@ -12,6 +12,7 @@ PACKAGES=(
   libimgui-dev libglfw3-dev libstb-dev doctest-dev nlohmann-json3-dev libcli11-dev zlib1g-dev libzip-dev
   xvfb xauth
   file  # cpack's .deb: dpkg-shlibdeps runs on the files that `file` says are ELF
+  libyaml-cpp-dev  # PaddleClas YAML configs
   "$@"
 )
 missing=()

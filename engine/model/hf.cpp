@@ -319,16 +319,12 @@ void load_hf(LayoutInput& in, VitConfig& c, VitWeights& w) {
     throw ModelError(file + ": mlp_ratio " + j["mlp_ratio"].dump() + " does not match tensor '" + fc1_name + "' " +
                      fc1->shape_str());
 
-  // Heads: --heads, config (transformers' default is 12), else 64 per head.
-  c.num_heads = in.options.heads;
-  if (!c.num_heads) c.num_heads = json_int(j, "num_attention_heads", 0, file);
-  if (!c.num_heads && have_config) c.num_heads = 12;
-  if (!c.num_heads) c.num_heads = heads_from_name(f.path());
-  if (!c.num_heads) {
-    c.num_heads = std::max<int>(1, int(C / 64));
-    in.warnings.push_back("head count not known without config.json; assuming " + std::to_string(c.num_heads) +
-                          " (64 per head); override with --heads");
-  }
+  // Heads: --heads, config.json (transformers' default is 12 when it leaves the count out),
+  // else a guess with a warning.
+  HeadSources heads;
+  heads.stated.push_back({&j, "num_attention_heads"});
+  const bool config_decides = have_config && !in.options.heads && !json_int(j, "num_heads", 0, file);
+  c.num_heads = config_decides ? json_int(j, "num_attention_heads", 12, file) : resolve_heads(in, C, heads);
   if (j.contains("hidden_act")) {
     if (!j["hidden_act"].is_string()) throw ModelError(file + ": hidden_act must be a string");
     // transformers' names: gelu is the erf form; gelu_new, gelu_pytorch_tanh and gelu_fast

@@ -20,10 +20,23 @@ struct LayoutInput {
 void load_timm(LayoutInput& in, VitConfig& cfg, VitWeights& w);
 void load_hf(LayoutInput& in, VitConfig& cfg, VitWeights& w);
 void load_torchvision(LayoutInput& in, VitConfig& cfg, VitWeights& w);
+void load_nn_encoder(LayoutInput& in, VitConfig& cfg, VitWeights& w);
 
 // Head count from the architecture name (tiny 3, small 6, base 12, large 16, huge 16,
 // giant 24), or 0 when the name says nothing.
 int heads_from_name(const std::string& architecture);
+
+// Where a head count can come from, in the order resolve_heads tries them.
+struct HeadSources {
+  std::vector<std::pair<const nlohmann::json*, std::string>> stated;  // config object + key ("model_args.num_heads")
+  std::string architecture;  // a name to guess from (timm's "architecture"), or ""
+  bool from_path = true;     // guess from the weights file's and its folders' names
+  int width_default = 0;     // a known default for this width (torchvision's official models), or 0
+};
+// The head count: --heads, then `num_heads` in config.json (every layout), then the stated
+// keys; otherwise a guess - from the architecture name, a file or folder name, the width,
+// or 64 per head - with a warning that names where it came from.
+int resolve_heads(LayoutInput& in, int64_t width, const HeadSources& sources);
 
 // Resamples the patch rows of a position table (prefix rows kept) from the stored grid
 // to the run grid the way `layout`'s framework does. `table` is (prefix + gh*gw, C).

@@ -113,10 +113,39 @@ int heads_from_name(const std::string& a) {
   struct { const char* key; int heads; } table[] = {
       {"_tiny", 3}, {"_small", 6}, {"_base", 12}, {"_large", 16}, {"_huge", 16}, {"_giant", 24},
       {"-tiny", 3}, {"-small", 6}, {"-base", 12}, {"-large", 16}, {"-huge", 16}, {"-giant", 24},
+      {"vit_b_", 12}, {"vit_l_", 16}, {"vit_h_", 16},  // torchvision's model names
   };
   for (auto& e : table)
     if (a.find(e.key) != std::string::npos) return e.heads;
   return 0;
+}
+
+int resolve_heads(LayoutInput& in, int64_t C, const HeadSources& src) {
+  if (in.options.heads > 0) return in.options.heads;
+  const std::string& file = in.config_path;
+  if (int h = json_int(in.config, "num_heads", 0, file)) return h;
+  for (const auto& [obj, key] : src.stated) {
+    const std::string leaf = key.substr(key.rfind('.') + 1);
+    if (int h = json_int(*obj, leaf.c_str(), 0, file)) return h;
+  }
+  const std::string fix = "; put {\"num_heads\": N} in a config.json beside the weights or pass --heads";
+  auto guessed = [&](int h, const std::string& where) {
+    in.warnings.push_back("head count not stated; guessed " + std::to_string(h) + " from " + where + fix);
+    return h;
+  };
+  if (!src.architecture.empty())
+    if (int h = heads_from_name(src.architecture))
+      return guessed(h, "the architecture name '" + src.architecture + "'");
+  if (src.from_path) {
+    // The weights file's name, then its folder's.
+    const fs::path p = fs::absolute(fs::path(in.tensors.file().path()));
+    if (int h = heads_from_name(p.filename().string()))
+      return guessed(h, "the file name '" + p.filename().string() + "'");
+    const std::string folder = p.parent_path().filename().string();
+    if (int h = heads_from_name(folder)) return guessed(h, "the folder name '" + folder + "'");
+  }
+  if (src.width_default) return guessed(src.width_default, "the width " + std::to_string(C) + " of the official models");
+  return guessed(std::max<int>(1, int(C / 64)), "the width " + std::to_string(C) + " at 64 dimensions per head");
 }
 
 void read_patch_embedding(const TensorInfo& pe, const std::string& weights_file, VitConfig& c) {
@@ -176,6 +205,8 @@ nlohmann::json read_json(const fs::path& p) {
 }
 
 std::string detect_layout(const TensorFile& f) {
+  // nn.TransformerEncoder ViTs share timm's patch_embed.proj name: test for them first.
+  if (f.find("encoder.layers.0.self_attn.in_proj_weight")) return "nn_encoder";
   for (const char* timm : {"patch_embed.proj.weight"})
     if (f.find(timm)) return "timm";
   for (const char* prefix : {"", "vit.", "deit.", "dinov2.", "model."})
@@ -184,7 +215,8 @@ std::string detect_layout(const TensorFile& f) {
   std::string first = f.tensors().empty() ? "(none)" : f.tensors().front().name;
   throw ModelError(f.path() + ": not a recognised ViT checkpoint: no patch-embedding tensor "
                    "('patch_embed.proj.weight' for timm, 'embeddings.patch_embeddings.projection.weight' "
-                   "for Hugging Face, 'conv_proj.weight' for torchvision); first tensor is '" + first + "'");
+                   "for Hugging Face, 'conv_proj.weight' for torchvision, 'encoder.layers.0.self_attn.in_proj_weight' for "
+                   "nn.TransformerEncoder); first tensor is '" + first + "'");
 }
 
 void validate(const std::string& path, const VitConfig& c) {
@@ -261,6 +293,8 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
       load_timm(in, m.config, m.weights);
     else if (layout == "hf")
       load_hf(in, m.config, m.weights);
+    else if (layout == "nn_encoder")
+      load_nn_encoder(in, m.config, m.weights);
     else
       load_torchvision(in, m.config, m.weights);
   } catch (const nlohmann::json::exception& e) {  // e.g. a string where a number belongs

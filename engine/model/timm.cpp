@@ -89,15 +89,13 @@ void load_timm(LayoutInput& in, VitConfig& c, VitWeights& w) {
                        std::to_string(c.mlp_hidden));
   }
 
-  // Heads: --heads, model_args, the architecture name, else 64 per head.
-  c.num_heads = in.options.heads;
-  if (!c.num_heads) c.num_heads = json_int(margs, "num_heads", 0, file);
-  if (!c.num_heads) c.num_heads = heads_from_name(c.architecture);
-  if (!c.num_heads) {
-    c.num_heads = std::max<int>(1, int(C / 64));
-    in.warnings.push_back("head count not in config or architecture name; assuming " +
-                          std::to_string(c.num_heads) + " (64 per head); override with --heads");
-  }
+  // Heads: --heads, config.json, model_args, else a guess from the architecture name or the
+  // width, with a warning.
+  HeadSources heads;
+  heads.stated.push_back({&margs, "model_args.num_heads"});
+  heads.architecture = c.architecture;
+  heads.from_path = false;
+  c.num_heads = resolve_heads(in, C, heads);
   c.qkv_bias = ts.has("blocks.0.attn.qkv.bias");
   c.layer_scale = ts.has("blocks.0.ls1.gamma");
   c.eps = 1e-6f;
@@ -209,8 +207,21 @@ void load_timm(LayoutInput& in, VitConfig& c, VitWeights& w) {
     c.pos_grid_h = c.pos_grid_w = int(g);
     nat_h = nat_w = int(g) * c.patch;
   }
-  c.img_h = in.options.height > 0 ? in.options.height : nat_h;
-  c.img_w = in.options.width > 0 ? in.options.width : nat_w;
+  // A model built with dynamic_img_size takes any input size, and timm's eval transform
+  // (from pretrained_cfg.input_size) decides the size an image runs at; the position table
+  // stays at model_args.img_size and is resampled in the forward pass.
+  int run_h = nat_h, run_w = nat_w;
+  if (size_from_args && margs.value("dynamic_img_size", false) && pcfg.contains("input_size") &&
+      pcfg["input_size"].is_array() && pcfg["input_size"].size() == 3 && pcfg["input_size"][1].is_number_integer() &&
+      pcfg["input_size"][2].is_number_integer()) {
+    const int ih = pcfg["input_size"][1].get<int>(), iw = pcfg["input_size"][2].get<int>();
+    if (ih > 0 && iw > 0 && ih <= 8192 && iw <= 8192 && (ih != nat_h || iw != nat_w)) {
+      run_h = ih;
+      run_w = iw;
+    }
+  }
+  c.img_h = in.options.height > 0 ? in.options.height : run_h;
+  c.img_w = in.options.width > 0 ? in.options.width : run_w;
   if (c.img_h % c.patch || c.img_w % c.patch)
     throw ModelError("input size " + std::to_string(c.img_h) + "x" + std::to_string(c.img_w) +
                      " is not a multiple of the " + std::to_string(c.patch) + "-pixel patch size");

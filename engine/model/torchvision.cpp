@@ -21,15 +21,6 @@ const char* kLayers = "encoder.layers.encoder_layer_";
 
 int count_layers(const TensorFile& f) { return count_indexed(f, kLayers); }
 
-// torchvision's model names: vit_b_16, vit_b_32, vit_l_16, vit_l_32, vit_h_14.
-int heads_from_torchvision_name(const std::string& path) {
-  std::string name = std::filesystem::path(path).filename().string();
-  if (name == "model.safetensors") name = std::filesystem::path(path).parent_path().filename().string();
-  if (name.find("vit_b_") != std::string::npos) return 12;
-  if (name.find("vit_l_") != std::string::npos || name.find("vit_h_") != std::string::npos) return 16;
-  return heads_from_name(name);
-}
-
 }  // namespace
 
 void load_torchvision(LayoutInput& in, VitConfig& c, VitWeights& w) {
@@ -72,19 +63,9 @@ void load_torchvision(LayoutInput& in, VitConfig& c, VitWeights& w) {
   c.mlp_hidden = int(fc1->shape[0]);
   check("mlp_dim", c.mlp_hidden, l0 + fc1n + "weight");
 
-  c.num_heads = in.options.heads;
-  if (!c.num_heads) c.num_heads = json_int(j, "num_heads", 0, file);
-  if (!c.num_heads) c.num_heads = heads_from_torchvision_name(f.path());
-  if (!c.num_heads) {
-    // The official widths: ViT-B 768/12, ViT-L 1024/16, ViT-H 1280/16.
-    if (C == 768) c.num_heads = 12;
-    else if (C == 1024 || C == 1280) c.num_heads = 16;
-  }
-  if (!c.num_heads) {
-    c.num_heads = std::max<int>(1, int(C / 64));
-    in.warnings.push_back("head count not in config.json or the file name; assuming " +
-                          std::to_string(c.num_heads) + " (64 per head); override with --heads");
-  }
+  HeadSources heads;
+  heads.width_default = C == 768 ? 12 : C == 1024 || C == 1280 ? 16 : 0;  // vit_b, vit_l, vit_h
+  c.num_heads = resolve_heads(in, C, heads);
   c.eps = 1e-6f;
   c.qkv_bias = ts.has(l0 + "self_attention.in_proj_bias");
   c.layer_scale = false;
