@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "core/error.h"
+#include "image_opencv.h"
 
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_NO_STDIO
@@ -545,6 +546,10 @@ Preprocessed preprocess(const Image& src, const Preprocess& pre, int in_chans) {
     if (pre.center_crop) im = center_crop(im, W, H);
     what += " centre crop " + std::to_string(W) + "x" + std::to_string(H);
     std::snprintf(buf, sizeof buf, "%s", what.c_str());
+  } else if (pre.pipeline == "paddle") {
+    std::string what = "paddle:";
+    im = paddle_resize_crop(im, pre, what);
+    std::snprintf(buf, sizeof buf, "%s", what.c_str());
   } else if (pre.pipeline == "none") {
     im = resize(im, W, H, pre.interpolation);
     std::snprintf(buf, sizeof buf, "%s: resize to %dx%d (%s)", pre.pipeline.c_str(), W, H, pre.interpolation.c_str());
@@ -554,14 +559,17 @@ Preprocessed preprocess(const Image& src, const Preprocess& pre, int in_chans) {
   if (im.width != W || im.height != H) im = center_crop(im, W, H);
   out.description = buf;
   out.tensor.resize(size_t(in_chans) * H * W);
-  const bool exact_255 = std::abs(pre.rescale - 1.0f / 255.0f) < 1e-9f;
+  // torchvision's ToTensor divides by 255; PaddleClas's NormalizeImage multiplies by its
+  // float32 scale.
+  const bool exact_255 = pre.pipeline != "paddle" && std::abs(pre.rescale - 1.0f / 255.0f) < 1e-9f;
   for (int c = 0; c < in_chans; ++c) {
     float m = pre.mean[size_t(c)], s = pre.std[size_t(c)];
+    const int from = pre.bgr && in_chans == 3 ? 2 - c : c;
     for (int y = 0; y < H; ++y)
       for (int x = 0; x < W; ++x)
         {
-          float v = float(im.at(x, y, c));
-          v = exact_255 ? v / 255.0f : v * pre.rescale;  // torchvision ToTensor divides
+          float v = float(im.at(x, y, from));
+          v = exact_255 ? v / 255.0f : v * pre.rescale;
           out.tensor[(size_t(c) * H + y) * W + x] = (v - m) / s;
         }
   }

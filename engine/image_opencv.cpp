@@ -101,4 +101,37 @@ Image cv_resize_linear(const Image& im, int w, int h) {
   return out;
 }
 
+Image paddle_resize_crop(const Image& src, const Preprocess& pre, std::string& what) {
+  Image im = src;
+  int rw = 0, rh = 0;
+  if (pre.resize && pre.squash) {
+    rw = pre.resize_width;
+    rh = pre.resize_height;
+  } else if (pre.resize && pre.resize_shortest > 0) {
+    const double percent = double(pre.resize_shortest) / double(std::min(im.width, im.height));
+    rw = int(std::nearbyint(im.width * percent));
+    rh = int(std::nearbyint(im.height * percent));
+  }
+  if (rw > 0 && rh > 0) {
+    im = pre.opencv ? cv_resize_linear(im, rw, rh) : resize(im, rw, rh, "bilinear");
+    what += " resize to " + std::to_string(rw) + "x" + std::to_string(rh) +
+            (pre.opencv ? " (cv2 INTER_LINEAR)" : " (PIL bilinear)");
+  }
+  if (pre.center_crop) {
+    // Python's floor division; a side smaller than the crop is zero-padded.
+    auto start = [](int have, int want) { return have >= want ? (have - want) / 2 : -((want - have + 1) / 2); };
+    const int w = pre.width, h = pre.height, x0 = start(im.width, w), y0 = start(im.height, h);
+    Image out{w, h, im.channels, std::vector<uint8_t>(size_t(w) * h * im.channels, 0)};
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) {
+        const int sx = x + x0, sy = y + y0;
+        if (sx < 0 || sy < 0 || sx >= im.width || sy >= im.height) continue;
+        for (int c = 0; c < im.channels; ++c) out.pixels[(size_t(y) * w + x) * im.channels + c] = im.at(sx, sy, c);
+      }
+    im = std::move(out);
+    what += ", crop " + std::to_string(w) + "x" + std::to_string(h);
+  }
+  return im;
+}
+
 }  // namespace vitscope

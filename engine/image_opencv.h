@@ -17,4 +17,11 @@ namespace vitscope {
 //    vertical weights and rounds off the last 2 bits.
 Image cv_resize_linear(const Image& im, int width, int height);
 
+// PaddleClas's eval resize and crop (ppcls/data/preprocess/ops/operators.py): ResizeImage
+// (resize_short: the shorter side to S, each side int(round(side * S / shorter)) with Python's
+// ties-to-even; or size: straight to resize_width x resize_height), with cv2.resize
+// INTER_LINEAR (pre.opencv) or PIL's bilinear, then CropImage (offsets (have - want) // 2)
+// to pre.width x pre.height when pre.center_crop. Appends what it did to `what`.
+Image paddle_resize_crop(const Image& im, const Preprocess& pre, std::string& what);
+
 }  // namespace vitscope

@@ -157,8 +157,7 @@ def write_case(case, model, img, description, config_files, H):
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     sd = paddle_state_dict(model)
-    R.save_safetensors(os.path.join(d, "model.safetensors"), sd)
-    np.savez(os.path.join(d, "model_npz.npz"), **{k: v.numpy() for k, v in sd.items()})  # as np.savez(path, **state_dict)
+    np.savez(os.path.join(d, "model.npz"), **{k: v.numpy() for k, v in sd.items()})  # np.savez(path, **state_dict)
     for name, text in config_files.items():
         with open(os.path.join(d, name), "w") as f:
             f.write(text)
@@ -171,8 +170,8 @@ def write_case(case, model, img, description, config_files, H):
                 input_size=[img, img], reference="tools/make_paddle_goldens.py (PaddlePaddle's model code written "
                 "in torch " + torch.__version__ + "), float32",
                 files=["input.npy", "logits.npy", "attention.npy"],
-                notes="nn.Linear weights stored [in, out] as Paddle does; model_npz.npz holds the same state dict "
-                      "written by np.savez(path, **state_dict)")
+                notes="nn.Linear weights stored [in, out] as Paddle does; model.npz written by "
+                      "np.savez(path, **state_dict)")
     R.write_json(os.path.join(d, "meta.json"), meta)
     print("wrote", d, "max|logit|", float(logits.abs().max()))
 
@@ -184,10 +183,10 @@ Arch:
   name: VisionTransformer
   img_size: 32
   patch_size: 8
-  embed_dim: 48
+  embed_dim: 32
   depth: 2
   num_heads: 4
-  mlp_ratio: 4
+  mlp_ratio: 2
   qkv_bias: True
   epsilon: 1.0e-6
   class_num: 10
@@ -214,10 +213,12 @@ Infer:
 """
 
 
-def paddle_eval_transform(png_path, resize_short, crop, scale, mean, std):
+def paddle_eval_transform(png_path, resize_short, crop, scale, mean, std, to_rgb=True):
     """PaddleClas's DecodeImage, ResizeImage, CropImage, NormalizeImage, ToCHWImage."""
     data = np.frombuffer(open(png_path, "rb").read(), dtype="uint8")
-    img = cv2.imdecode(data, 1)[:, :, ::-1]  # BGR -> RGB
+    img = cv2.imdecode(data, 1)
+    if to_rgb:
+        img = img[:, :, ::-1]  # BGR -> RGB
     h, w = img.shape[:2]
     percent = float(resize_short) / min(w, h)
     img = cv2.resize(img, (int(round(w * percent)), int(round(h * percent))), interpolation=cv2.INTER_LINEAR)
@@ -234,14 +235,16 @@ def preprocess_cases():
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
     cases = []
-    for name, src, short, crop, mean, std in (
-            ("rgb_40_32", "rgb.png", 40, 32, [0.5] * 3, [0.5] * 3),          # upscale 45 -> 40? no: 71x45 -> 63x40
-            ("big_64_56", "big.png", 64, 56, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),  # downscale
-            ("rgb_90_80", "rgb.png", 90, 80, [0.5, 0.4, 0.3], [0.2, 0.3, 0.4])):  # 2x up exactly
-        arr = paddle_eval_transform(os.path.join(GOLDEN, "preprocess", src), short, crop, 1.0 / 255.0, mean, std)
+    for name, src, short, crop, mean, std, to_rgb in (
+            ("rgb_40_32", "rgb.png", 40, 32, [0.5] * 3, [0.5] * 3, True),     # 71x45 -> 63x40: down
+            ("big_64_56", "big.png", 64, 56, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225], True),  # 213x135 -> 101x64
+            ("rgb_90_80", "rgb.png", 90, 80, [0.5, 0.4, 0.3], [0.2, 0.3, 0.4], True),  # 142x90: exactly 2x up
+            ("rgb_bgr_56_48", "rgb.png", 56, 48, [0.4, 0.5, 0.6], [0.3, 0.2, 0.25], False)):  # to_rgb: False
+        arr = paddle_eval_transform(os.path.join(GOLDEN, "preprocess", src), short, crop, 1.0 / 255.0, mean, std,
+                                    to_rgb)
         np.save(os.path.join(out, name + ".npy"), arr)
         cases.append({"case": name, "source": "preprocess/" + src, "resize_short": short, "crop": crop,
-                      "mean": mean, "std": std, "shape": list(arr.shape)})
+                      "mean": mean, "std": std, "to_rgb": to_rgb, "shape": list(arr.shape)})
     with open(os.path.join(out, "cases.json"), "w") as f:
         json.dump({"reference": "cv2 " + cv2.__version__ + " + numpy, as PaddleClas's operators.py", "cases": cases},
                   f, indent=1)
@@ -270,7 +273,7 @@ def resize_cases():
 
 def main():
     torch.manual_seed(zlib.crc32(b"paddle_clas"))
-    model = R.randomize_(PaddleClasViT(32, 8, 48, 2, 4, 4, True, 1e-6, 10))
+    model = R.randomize_(PaddleClasViT(32, 8, 32, 2, 4, 2, True, 1e-6, 10))
     write_case("paddle_clas", model, 32, "PaddleClas VisionTransformer (explicit Arch fields), [in,out] Linears",
                {"ViT_test_patch8_32.yaml": PADDLECLAS_YAML}, 4)
     torch.manual_seed(zlib.crc32(b"paddle_tutorial"))
@@ -279,6 +282,8 @@ def main():
                "eps 1e-5", {}, 4)
     preprocess_cases()
     resize_cases()
+    import make_goldens  # the tests/golden/README.md index
+    make_goldens.write_index()
 
 
 if __name__ == "__main__":

@@ -21,6 +21,15 @@ void load_timm(LayoutInput& in, VitConfig& cfg, VitWeights& w);
 void load_hf(LayoutInput& in, VitConfig& cfg, VitWeights& w);
 void load_torchvision(LayoutInput& in, VitConfig& cfg, VitWeights& w);
 void load_nn_encoder(LayoutInput& in, VitConfig& cfg, VitWeights& w);
+void load_paddleclas(LayoutInput& in, VitConfig& cfg, VitWeights& w);
+void load_paddle_tutorial(LayoutInput& in, VitConfig& cfg, VitWeights& w);
+
+// config.json's `preprocess` object (README, "nn.TransformerEncoder ViTs"): torchvision's
+// Resize (a number: the shorter side; [H, W]: straight to that size; PIL's antialiased
+// filters), CenterCrop, ToTensor and Normalize, into `pre` for the input size of `c`.
+// Without one, Resize + CenterCrop to the input size, bilinear, ImageNet mean and std, with
+// a warning.
+void read_torchvision_preprocess(LayoutInput& in, const VitConfig& c, Preprocess& pre);
 
 // Head count from the architecture name (tiny 3, small 6, base 12, large 16, huge 16,
 // giant 24), or 0 when the name says nothing.

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/paths.h"
 #include "model/layouts.h"
+#include "model/yaml_config.h"
 
 namespace vitscope {
 
@@ -204,9 +205,36 @@ nlohmann::json read_json(const fs::path& p) {
   }
 }
 
+// PaddleClas keeps its config as YAML (ppcls/configs/.../ViT_*.yaml): the only .yaml/.yml
+// file beside the weights, or the one whose name begins the weights file's name
+// (ViT_base_patch16_224.yaml for ViT_base_patch16_224_pretrained.pdparams).
+std::string find_yaml_config(const fs::path& dir, const std::string& weights, std::vector<std::string>& warnings) {
+  std::error_code ec;
+  std::vector<fs::path> found;
+  for (auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string ext = e.path().extension().string();
+    if (e.is_regular_file(ec) && (ext == ".yaml" || ext == ".yml")) found.push_back(e.path());
+  }
+  if (found.size() == 1) return found[0].string();
+  const std::string stem = fs::path(weights).filename().string();
+  for (const auto& y : found)
+    if (stem.rfind(y.stem().string(), 0) == 0) return y.string();
+  if (found.size() > 1)
+    warnings.push_back(dir.string() + " holds several YAML files and none is named after " + stem +
+                       "; none of them is read");
+  return "";
+}
+
 std::string detect_layout(const TensorFile& f) {
-  // nn.TransformerEncoder ViTs share timm's patch_embed.proj name: test for them first.
+  // nn.TransformerEncoder and PaddleClas ViTs share timm's patch_embed.proj name: test for
+  // them first (PaddleClas stores Linear weights [in,out]: qkv is [C,3C], timm's [3C,C]).
   if (f.find("encoder.layers.0.self_attn.in_proj_weight")) return "nn_encoder";
+  if (f.find("patch_embedding.patch_embedding.weight")) return "paddle_tutorial";
+  const TensorInfo* pe = f.find("patch_embed.proj.weight");
+  const TensorInfo* qkv = f.find("blocks.0.attn.qkv.weight");
+  if (pe && qkv && pe->shape.size() == 4 && qkv->shape.size() == 2 && qkv->shape[0] == pe->shape[0] &&
+      qkv->shape[1] == 3 * pe->shape[0])
+    return "paddleclas";
   for (const char* timm : {"patch_embed.proj.weight"})
     if (f.find(timm)) return "timm";
   for (const char* prefix : {"", "vit.", "deit.", "dinov2.", "model."})
@@ -216,7 +244,8 @@ std::string detect_layout(const TensorFile& f) {
   throw ModelError(f.path() + ": not a recognised ViT checkpoint: no patch-embedding tensor "
                    "('patch_embed.proj.weight' for timm, 'embeddings.patch_embeddings.projection.weight' "
                    "for Hugging Face, 'conv_proj.weight' for torchvision, 'encoder.layers.0.self_attn.in_proj_weight' for "
-                   "nn.TransformerEncoder); first tensor is '" + first + "'");
+                   "nn.TransformerEncoder, 'patch_embedding.patch_embedding.weight' for the Paddle tutorial); first "
+                   "tensor is '" + first + "'");
 }
 
 void validate(const std::string& path, const VitConfig& c) {
@@ -273,18 +302,23 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
   }
   m.file = open_tensor_file(m.path);
 
+  const std::string layout = detect_layout(*m.file);
   nlohmann::json config = nlohmann::json::object(), pre = nlohmann::json::object();
   fs::path cfg_path = dir / "config.json";
+  const std::string yaml = layout == "paddleclas" ? find_yaml_config(dir, m.path, m.warnings) : "";
   if (fs::exists(cfg_path, ec)) {
     config = read_json(cfg_path);
     m.config_path = cfg_path.string();
+  } else if (!yaml.empty()) {
+    config = read_yaml_file(yaml);
+    if (!config.is_object()) throw ModelError(yaml + ": not a YAML mapping");
+    m.config_path = yaml;
   } else {
     m.warnings.push_back("no config.json next to " + m.path + "; dimensions inferred from the tensors");
   }
   fs::path pre_path = dir / "preprocessor_config.json";
   if (fs::exists(pre_path, ec)) pre = read_json(pre_path);
 
-  std::string layout = detect_layout(*m.file);
   TensorSet tensors(*m.file);
   LayoutInput in{tensors, config, pre, options, m.warnings, m.config_path.empty() ? m.path : m.config_path};
   m.config.layout = layout;
@@ -295,6 +329,10 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
       load_hf(in, m.config, m.weights);
     else if (layout == "nn_encoder")
       load_nn_encoder(in, m.config, m.weights);
+    else if (layout == "paddleclas")
+      load_paddleclas(in, m.config, m.weights);
+    else if (layout == "paddle_tutorial")
+      load_paddle_tutorial(in, m.config, m.weights);
     else
       load_torchvision(in, m.config, m.weights);
   } catch (const nlohmann::json::exception& e) {  // e.g. a string where a number belongs

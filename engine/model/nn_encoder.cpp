@@ -45,9 +45,9 @@ std::vector<float> json_floats(const nlohmann::json& j, const char* key, size_t 
   return out;
 }
 
-// The `preprocess` object: torchvision's Resize (a number: the shorter side, with PIL's
-// antialiased filters; [H, W]: straight to that size), CenterCrop, ToTensor, Normalize.
-void read_preprocess(LayoutInput& in, const VitConfig& c, Preprocess& pre) {
+}  // namespace
+
+void read_torchvision_preprocess(LayoutInput& in, const VitConfig& c, Preprocess& pre) {
   const std::string& file = in.config_path;
   pre.pipeline = "torchvision";
   pre.height = c.img_h;
@@ -94,8 +94,6 @@ void read_preprocess(LayoutInput& in, const VitConfig& c, Preprocess& pre) {
   pre.mean = p.contains("mean") ? json_floats(p, "mean", size_t(c.in_chans), file) : std::vector<float>(size_t(c.in_chans), 0.0f);
   pre.std = p.contains("std") ? json_floats(p, "std", size_t(c.in_chans), file) : std::vector<float>(size_t(c.in_chans), 1.0f);
 }
-
-}  // namespace
 
 void load_nn_encoder(LayoutInput& in, VitConfig& c, VitWeights& w) {
   TensorSet& ts = in.tensors;
@@ -238,7 +236,7 @@ void load_nn_encoder(LayoutInput& in, VitConfig& c, VitWeights& w) {
   }
   check("num_classes", c.num_classes, "head.weight");
 
-  read_preprocess(in, c, c.pre);
+  read_torchvision_preprocess(in, c, c.pre);
   if (j.contains("labels") && j["labels"].is_array())
     for (const auto& l : j["labels"]) c.labels.push_back(l.is_string() ? l.get<std::string>() : l.dump());
 }

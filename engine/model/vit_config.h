@@ -9,7 +9,7 @@ namespace vitscope {
 
 // How an image becomes the model's input tensor.
 struct Preprocess {
-  std::string pipeline = "timm";  // timm | hf | torchvision | none
+  std::string pipeline = "timm";  // timm | hf | torchvision | paddle | none
   int height = 224, width = 224;   // model input (after crop)
   std::string interpolation = "bicubic";  // bicubic | bilinear | nearest
   float crop_pct = 0.9f;           // timm: shorter side -> floor(size / crop_pct)
@@ -19,6 +19,8 @@ struct Preprocess {
   bool resize = true;              // hf do_resize
   bool center_crop = true;
   float rescale = 1.0f / 255.0f;
+  bool opencv = false;             // paddle: cv2.resize (INTER_LINEAR, 8-bit) instead of PIL
+  bool bgr = false;                // paddle: channels in BGR order (DecodeImage to_rgb: False)
   std::vector<float> mean{0.5f, 0.5f, 0.5f};
   std::vector<float> std{0.5f, 0.5f, 0.5f};
 };
