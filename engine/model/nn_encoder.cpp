@@ -62,7 +62,8 @@ void read_torchvision_preprocess(LayoutInput& in, const VitConfig& c, Preprocess
     pre.mean = {0.485f, 0.456f, 0.406f};
     pre.std = {0.229f, 0.224f, 0.225f};
     if (c.in_chans != 3) pre.mean = pre.std = std::vector<float>(size_t(c.in_chans), 0.5f);
-    in.warnings.push_back("no 'preprocess' in " + file + "; assuming Resize(" + std::to_string(pre.resize_shortest) +
+    in.warnings.push_back("no 'preprocess' object in " + (in.config.empty() ? std::string("a config.json") : file) +
+                          "; assuming Resize(" + std::to_string(pre.resize_shortest) +
                           ") + CenterCrop, bilinear, ImageNet mean and std");
     return;
   }
