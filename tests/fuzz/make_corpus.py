@@ -132,6 +132,47 @@ def seeds_idx():
     put("idx", "int32.idx", bytes([0, 0, 0x0C, 1, 0, 0, 0, 1, 0, 0, 0, 5]))
 
 
+def seeds_pickle():
+    """Small state-dict pickles as torch.save (object pickle with storage persistent ids,
+    protocol 2) and paddle.save (numpy arrays, protocols 2 and 4) write them; torch is only
+    needed to name its rebuild function and storage type."""
+    import argparse
+    import collections
+    import pickle
+    import torch
+
+    class Tensor:
+        def __init__(self, key, size, stride, offset=0):
+            self.key, self.size, self.stride, self.offset = key, size, stride, offset
+
+        def __reduce__(self):
+            return (torch._utils._rebuild_tensor_v2,
+                    (("__storage__", self.key), self.offset, self.size, self.stride, False, collections.OrderedDict()))
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            if isinstance(obj, tuple) and len(obj) == 2 and obj[0] == "__storage__":
+                return ("storage", torch.FloatStorage, obj[1], "cpu", 6, None)
+            return None
+
+    def torch_pickle(obj):
+        buf = io.BytesIO()
+        Pickler(buf, protocol=2).dump(obj)
+        return buf.getvalue()
+
+    sd = collections.OrderedDict([("module.patch_embed.proj.weight", Tensor("0", (2, 3), (3, 1))),
+                                  ("cls_token", Tensor("0", (3, 2), (1, 3), 0))])
+    put("pickle", "torch_sd.pkl", torch_pickle(sd))
+    put("pickle", "torch_wrapped.pkl", torch_pickle({"model": sd, "epoch": 3, "args": argparse.Namespace(lr=0.1)}))
+    arrays = {"w": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.ones(2, np.float16),
+              "StructuredToParameterName@@": {"w": "linear_0.w_0"}}
+    put("pickle", "paddle_p2.pkl", pickle.dumps(arrays, protocol=2))
+    put("pickle", "paddle_p4.pkl", pickle.dumps(arrays, protocol=4))
+    put("pickle", "paddle21.pkl", pickle.dumps({"w": ("linear_0.w_0", np.zeros(3, np.float32))}, protocol=2))
+    legacy_head = b"".join(pickle.dumps(x, protocol=2) for x in (0x1950a86a20f9469cfc6c, 1001, {"little_endian": True}))
+    put("pickle", "legacy_head.pkl", legacy_head + torch_pickle(sd))
+
+
 def pil_bytes(im, fmt, **kw):
     buf = io.BytesIO()
     im.save(buf, fmt, **kw)
@@ -162,3 +203,4 @@ if __name__ == "__main__":
     seeds_npy()
     seeds_idx()
     seeds_image()
+    seeds_pickle()
