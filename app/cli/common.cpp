@@ -13,6 +13,10 @@ void ModelOptions::add(CLI::App& cmd) {
                  "and config.json (default: the bundled Fashion-MNIST ViT)");
   cmd.add_option("-d,--device", device, "Vulkan device index (see `vitscope-cli devices`; default: "
                                         "VITSCOPE_DEVICE or the best device)");
+  cmd.add_option("--checkpoint-key", checkpoint_key,
+                 "PyTorch/Paddle checkpoints: the top-level key holding the weights (default: the file itself "
+                 "when it is a state dict, else the first of model, state_dict, model_ema, state_dict_ema, "
+                 "teacher)");
   cmd.add_option("--heads", heads, "Override the number of attention heads")->check(CLI::PositiveNumber);
   cmd.add_option("--size", size, "Run at this input size, HxW or S (position embeddings are resampled)");
   cmd.add_option("--precision", precision,
@@ -47,6 +51,7 @@ void parse_size(const std::string& s, int& h, int& w) {
 LoadOptions ModelOptions::load_options() const {
   LoadOptions o;
   o.heads = heads;
+  o.checkpoint_key = checkpoint_key;
   if (!size.empty()) parse_size(size, o.height, o.width);
   return o;
 }

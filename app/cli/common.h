@@ -21,6 +21,7 @@ struct ModelOptions {
   std::string size;    // "HxW" or "S"
   std::string precision = "fp32";  // bench defaults to "auto"
   std::string kernels;  // empty: VITSCOPE_KERNELS or auto
+  std::string checkpoint_key;      // pickled checkpoints: where the state dict is
   void add(CLI::App& cmd);
   LoadOptions load_options() const;
   std::string resolved_model() const;  // model or the bundled default

@@ -105,7 +105,9 @@ void App::request(const std::string& model_path, const std::string& image_path) 
   if (model_ && model_path != model_->path) input_h_ = input_w_ = 0;
   model_path_ = model_path;
   image_path_ = image_path;
-  worker_.submit({model_path, image_path, options_.device, input_h_, input_w_});
+  // --checkpoint-key belongs to the --model of the command line; other files are searched.
+  const std::string key = model_path == options_.model ? options_.checkpoint_key : "";
+  worker_.submit({model_path, image_path, options_.device, input_h_, input_w_, key});
   redraw_ = 3;
 }
 

@@ -210,6 +210,9 @@ int main(int argc, char** argv) {
   cli.add_option("-m,--model", o.model,
                  "Model: a .safetensors file (config.json beside it) or a folder holding model.safetensors and "
                  "config.json (default: the bundled Fashion-MNIST ViT)");
+  cli.add_option("--checkpoint-key", o.checkpoint_key,
+                 "PyTorch/Paddle checkpoints: the top-level key holding the weights (default: searched, see "
+                 "vitscope-cli classify --help)");
   cli.add_option("-d,--device", o.device, "Vulkan device index for inference (see `vitscope-cli devices`)")
       ->check(CLI::NonNegativeNumber);
   std::string size;

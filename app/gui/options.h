@@ -12,6 +12,7 @@ struct AppOptions {
   std::string image;  // "" : a bundled sample image
   int width = 1280, height = 800;  // window size
   int input_h = 0, input_w = 0;      // model input size (--input-size); 0: the model's native size
+  std::string checkpoint_key;        // --checkpoint-key, for the --model given here
 
   // Initial view (also for screenshots).
   int layer = 0;              // 1-based; 0: the last layer

@@ -103,6 +103,7 @@ InferenceResult InferenceWorker::process(uint64_t id, const InferenceRequest& r)
       LoadOptions lo;
       lo.height = r.input_h;
       lo.width = r.input_w;
+      lo.checkpoint_key = r.checkpoint_key;
       LoadedModel lm = load_model(r.model_path, lo);
       std::unique_ptr<vk::Context> fresh;
       vk::Context* ctx = ctx_.get();

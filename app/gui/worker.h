@@ -25,6 +25,7 @@ struct InferenceRequest {
   std::string image_path;  // "" : only load the model
   int device = -1;         // engine device index (-1: VITSCOPE_DEVICE or the best)
   int input_h = 0, input_w = 0;  // run the model at this input size (0: its native size)
+  std::string checkpoint_key;    // pickled checkpoints: the key holding the weights ("": search)
 };
 
 // What the UI shows about the loaded model and the device it runs on.

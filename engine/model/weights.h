@@ -63,6 +63,7 @@ struct VitWeights {
 struct LoadOptions {
   int heads = 0;            // override the head count (0: from config / name)
   int height = 0, width = 0;  // run at this input size (0: the config's)
+  std::string checkpoint_key;  // pickled checkpoints: the top-level key holding the weights ("": search)
 };
 
 struct LoadedModel {
