@@ -9,8 +9,8 @@ namespace vitscope::cli {
 
 void ModelOptions::add(CLI::App& cmd) {
   cmd.add_option("-m,--model", model,
-                 "Model: a .safetensors file (config.json beside it) or a folder holding model.safetensors "
-                 "and config.json (default: the bundled Fashion-MNIST ViT)");
+                 "Model: a weights file (.safetensors, .pth, .pt, .bin, .pth.tar, .pdparams, .npz; config.json beside "
+                 "it) or a folder holding one (default: the bundled Fashion-MNIST ViT)");
   cmd.add_option("-d,--device", device, "Vulkan device index (see `vitscope-cli devices`; default: "
                                         "VITSCOPE_DEVICE or the best device)");
   cmd.add_option("--checkpoint-key", checkpoint_key,

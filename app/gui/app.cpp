@@ -122,8 +122,8 @@ bool App::drop(const std::vector<std::string>& paths) {
     else rejected.push_back(p);
   }
   if (!rejected.empty() && model.empty() && image.empty()) {
-    show_error("Dropped files are neither images (png, jpg, bmp, tga, gif, pnm) nor models (.safetensors or a folder "
-               "with model.safetensors):\n" + rejected.front());
+    show_error("Dropped files are neither images (png, jpg, bmp, tga, gif, pnm) nor models (.safetensors, .pth, .pt, "
+               ".bin, .pth.tar, .pdparams, .npz, or a folder holding one):\n" + rejected.front());
     return false;
   }
   if (model.empty() && image.empty()) return false;

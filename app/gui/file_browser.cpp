@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "model/weights.h"
+
 namespace vitscope::gui {
 
 namespace fs = std::filesystem;
@@ -35,10 +37,19 @@ bool is_image_file(const fs::path& p) {
   return std::any_of(std::begin(exts), std::end(exts), [&](const char* x) { return e == x; });
 }
 
+// .safetensors .npz .pth .pt .bin .pdparams .pth.tar (load_model's list)
+bool is_model_file(const fs::path& p) { return is_weight_file_name(p.filename().string()); }
+
 bool is_model_path(const fs::path& p) {
   std::error_code ec;
-  if (fs::is_directory(p, ec)) return fs::exists(p / "model.safetensors", ec);
-  return lower(p.extension().string()) == ".safetensors";
+  if (!fs::is_directory(p, ec)) return is_model_file(p);
+  // A folder load_model can open: one holding a weights file (its search order picks one).
+  // Only the first entries are looked at, so that listing a big folder stays quick.
+  int seen = 0;
+  for (auto it = fs::directory_iterator(p, ec); !ec && it != fs::directory_iterator() && seen < 256;
+       it.increment(ec), ++seen)
+    if (it->is_regular_file(ec) && is_model_file(it->path())) return true;
+  return false;
 }
 
 // ---------------------------------------------------------------- recent files
@@ -116,7 +127,7 @@ bool FileBrowser::accepts(const fs::path& p) const {
   if (show_all_) return true;
   switch (mode_) {
     case Mode::OpenImage: return is_image_file(p);
-    case Mode::OpenModel: return lower(p.extension().string()) == ".safetensors";
+    case Mode::OpenModel: return is_model_file(p);
     case Mode::Save: return lower(p.extension().string()) == ".png";
   }
   return false;
@@ -142,7 +153,7 @@ void FileBrowser::navigate(const fs::path& dir) {
     e.name = name;
     std::error_code e2;
     e.dir = de.is_directory(e2);
-    if (e.dir) e.model_dir = fs::exists(de.path() / "model.safetensors", e2);
+    if (e.dir) e.model_dir = is_model_path(de.path());
     else if (!accepts(de.path())) continue;
     else e.size = de.file_size(e2);
     entries.push_back(std::move(e));
@@ -265,7 +276,7 @@ std::optional<std::string> FileBrowser::draw(const RecentFiles& recent,
     ImGui::PopStyleColor();
   } else {
     const char* filter = mode_ == Mode::OpenImage ? "Images: png jpg bmp tga gif pnm"
-                         : mode_ == Mode::OpenModel ? "Models: .safetensors files, or folders marked [model]"
+                         : mode_ == Mode::OpenModel ? "Models: .safetensors .pth .pt .bin .pth.tar .pdparams .npz files, or folders marked [model]"
                                                     : "PNG files";
     ImGui::TextDisabled("%s", filter);
   }

@@ -203,13 +203,13 @@ int run(const AppOptions& o) {
 
 int main(int argc, char** argv) {
   AppOptions o;
-  CLI::App cli{"vitscope: see what a Vision Transformer looks at. Opens an image and a ViT (.safetensors), shows "
+  CLI::App cli{"vitscope: see what a Vision Transformer looks at. Opens an image and a ViT (.safetensors, PyTorch or Paddle checkpoint), shows "
                "the prediction and every layer's and head's attention over the image."};
   cli.set_version_flag("--version", "vitscope 0.1.0");
   cli.add_option("image", o.image, "Image to open (default: a bundled sample)");
   cli.add_option("-m,--model", o.model,
-                 "Model: a .safetensors file (config.json beside it) or a folder holding model.safetensors and "
-                 "config.json (default: the bundled Fashion-MNIST ViT)");
+                 "Model: a weights file (.safetensors, .pth, .pt, .bin, .pth.tar, .pdparams, .npz; config.json beside "
+                 "it) or a folder holding one (default: the bundled Fashion-MNIST ViT)");
   cli.add_option("--checkpoint-key", o.checkpoint_key,
                  "PyTorch/Paddle checkpoints: the top-level key holding the weights (default: searched, see "
                  "vitscope-cli classify --help)");

@@ -192,7 +192,7 @@ void App::draw_help() {
         {"F1", "this help"},
         {"Ctrl+Q", "quit"},
         {"Mouse", "hover a patch for its value; click a grid cell to select it"},
-        {"Drag and drop", "drop an image or a model (.safetensors or its folder) onto the window"},
+        {"Drag and drop", "drop an image or a model (.safetensors, .pth, .bin, .pdparams, ... or its folder) onto the window"},
     };
     if (ImGui::BeginTable("##keys", 2, ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingFixedFit)) {
       for (const auto& r : rows) {

@@ -1,6 +1,7 @@
 // load_model: find the weights and config files, detect the naming, dispatch to the
 // naming-specific loader, then check the result is a model the engine can run.
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -9,6 +10,7 @@
 #include "core/paths.h"
 #include "model/layouts.h"
 #include "model/yaml_config.h"
+#include "model/pickled_checkpoint.h"
 
 namespace vitscope {
 
@@ -277,22 +279,40 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
   fs::path dir;
   if (fs::is_directory(p, ec)) {
     dir = p;
-    fs::path st = p / "model.safetensors";
-    if (!fs::exists(st, ec)) {
-      // Otherwise the folder must hold exactly one weights file.
-      std::vector<fs::path> found;
-      for (auto& e : fs::directory_iterator(p, ec))
-        if (e.is_regular_file(ec) && is_weight_file_name(e.path().filename().string())) found.push_back(e.path());
-      if (found.empty())
-        throw ModelError(path + ": folder holds no weights file (model.safetensors, or one .safetensors, .npz, "
-                         ".pth, .pt, .bin, .pdparams or .pth.tar file)");
-      if (found.size() > 1) {
-        std::sort(found.begin(), found.end());
-        throw ModelError(path + ": folder has no model.safetensors and several weights files ('" +
-                         found[0].filename().string() + "', '" + found[1].filename().string() +
-                         "', ...); give the file's path instead");
-      }
-      st = found[0];
+    // Search order (README "File formats"): model.safetensors, any other .safetensors,
+    // pytorch_model.bin, other PyTorch files (.pth .pt .bin .pth.tar), .pdparams, .npz. The
+    // first rank that has files must have exactly one; files of later ranks are skipped
+    // with a warning.
+    auto rank = [](std::string n) {
+      for (char& c : n) c = char(std::tolower(static_cast<unsigned char>(c)));
+      auto ends = [&](const char* e) { return n.size() > std::strlen(e) && n.compare(n.size() - std::strlen(e), std::string::npos, e) == 0; };
+      if (n == "model.safetensors") return 0;
+      if (ends(".safetensors")) return 1;
+      if (n == "pytorch_model.bin") return 2;
+      if (ends(".pth") || ends(".pt") || ends(".bin") || ends(".pth.tar")) return 3;
+      if (ends(".pdparams")) return 4;
+      return 5;
+    };
+    std::vector<fs::path> found;
+    for (auto& e : fs::directory_iterator(p, ec))
+      if (e.is_regular_file(ec) && is_weight_file_name(e.path().filename().string())) found.push_back(e.path());
+    if (found.empty())
+      throw ModelError(path + ": folder holds no weights file (model.safetensors, or one .safetensors, .npz, "
+                       ".pth, .pt, .bin, .pdparams or .pth.tar file)");
+    std::sort(found.begin(), found.end(), [&](const fs::path& a, const fs::path& b) {
+      int ra = rank(a.filename().string()), rb = rank(b.filename().string());
+      return ra != rb ? ra < rb : a < b;
+    });
+    const int best = rank(found[0].filename().string());
+    if (found.size() > 1 && rank(found[1].filename().string()) == best)
+      throw ModelError(path + ": folder holds several weights files of the same kind ('" +
+                       found[0].filename().string() + "', '" + found[1].filename().string() +
+                       "'); give the file's path instead");
+    fs::path st = found[0];
+    if (found.size() > 1 && best > 0) {
+      std::string skipped;
+      for (size_t i = 1; i < found.size(); ++i) skipped += (i > 1 ? ", '" : "'") + found[i].filename().string() + "'";
+      m.warnings.push_back(path + ": using '" + st.filename().string() + "'; also in the folder: " + skipped);
     }
     m.path = st.string();
   } else {
@@ -300,7 +320,9 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
     if (dir.empty()) dir = ".";
     m.path = p.string();
   }
-  m.file = open_tensor_file(m.path);
+  m.file = open_tensor_file(m.path, options.checkpoint_key);
+  if (auto* pickled = dynamic_cast<const PickledCheckpoint*>(m.file.get()))  // where the weights were found
+    m.warnings.insert(m.warnings.end(), pickled->notes().begin(), pickled->notes().end());
 
   const std::string layout = detect_layout(*m.file);
   nlohmann::json config = nlohmann::json::object(), pre = nlohmann::json::object();

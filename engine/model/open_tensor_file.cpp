@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "io/zip_archive.h"
 #include "model/npz.h"
+#include "model/pickled_checkpoint.h"
 #include "model/safetensors.h"
 
 namespace vitscope {
@@ -30,7 +31,7 @@ std::string lower(std::string s) {
 
 }  // namespace
 
-std::unique_ptr<TensorFile> open_tensor_file(const std::string& path) {
+std::unique_ptr<TensorFile> open_tensor_file(const std::string& path, const std::string& checkpoint_key) {
   std::error_code ec;
   const std::string name = lower(fs::path(path).filename().string());
   if (fs::is_directory(path, ec))
@@ -48,17 +49,15 @@ std::unique_ptr<TensorFile> open_tensor_file(const std::string& path) {
     ZipArchive zip(path);
     for (const auto& m : zip.members())
       if (m.name == "data.pkl" || ends_with(m.name, "/data.pkl"))
-        throw ModelError(path + ": a PyTorch zip checkpoint (torch.save); this build cannot read "
-                         "PyTorch checkpoints yet: save the state dict with safetensors or np.savez");
+        return std::make_unique<PickledCheckpoint>(path, checkpoint_key);
     return std::make_unique<NpzFile>(path);
   }
   static const uint8_t npy_magic[] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
   if (n >= 6 && std::memcmp(head, npy_magic, 6) == 0)
     throw ModelError(path + ": a single NumPy array (.npy), not a checkpoint; save every weight into one "
                      "file with np.savez");
-  if (n >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5)
-    throw ModelError(path + ": a Python pickle (a PyTorch or Paddle checkpoint); this build cannot read "
-                     "pickles yet: save the state dict with safetensors or np.savez");
+  // PyTorch's legacy format and Paddle's .pdparams are pickles (protocol 2 to 5).
+  if (PickledCheckpoint::has_magic(head, n)) return std::make_unique<PickledCheckpoint>(path, checkpoint_key);
   // safetensors has no magic: an 8-byte header length, then a JSON object.
   if (ends_with(name, ".safetensors") || (n >= 9 && head[8] == '{')) return std::make_unique<SafetensorsFile>(path);
   if (n == 0) throw ModelError(path + ": file is empty");

@@ -76,7 +76,8 @@ class TensorFile {
 
 // Opens PATH as a tensor container, choosing the reader from its first bytes (ZIP,
 // pickle, NumPy, safetensors) and its extension; errors name the file.
-std::unique_ptr<TensorFile> open_tensor_file(const std::string& path);
+// `checkpoint_key` is for pickled checkpoints: the top-level key holding the weights ("": search).
+std::unique_ptr<TensorFile> open_tensor_file(const std::string& path, const std::string& checkpoint_key = "");
 
 // File extensions (lower case, with the dot) load_model accepts as weights files.
 const std::vector<std::string>& weight_file_extensions();

@@ -173,6 +173,22 @@ def seeds_pickle():
     put("pickle", "legacy_head.pkl", legacy_head + torch_pickle(sd))
 
 
+def seeds_torch():
+    """Tiny torch.save files, zip and legacy: a 1-block timm ViT with strided and shared
+    storages, F16, and a wrapped checkpoint."""
+    import collections
+    import torch
+    g = torch.Generator().manual_seed(0)
+    sd = collections.OrderedDict((n, torch.randn(*s, generator=g) * 0.1) for n, s in tiny_timm())
+    sd["blocks.0.attn.proj.weight"] = sd["blocks.0.attn.proj.weight"].t().contiguous().t()
+    for name, obj, legacy in (("sd_zip.pth", sd, False), ("sd_legacy.pth", sd, True),
+                              ("f16_zip.pth", {k: v.half() for k, v in sd.items()}, False),
+                              ("wrapped_legacy.pth", {"model": sd, "epoch": 1}, True)):
+        buf = io.BytesIO()
+        torch.save(obj, buf, _use_new_zipfile_serialization=not legacy)
+        put("torch", name, buf.getvalue())
+
+
 def pil_bytes(im, fmt, **kw):
     buf = io.BytesIO()
     im.save(buf, fmt, **kw)
@@ -204,3 +220,4 @@ if __name__ == "__main__":
     seeds_idx()
     seeds_image()
     seeds_pickle()
+    seeds_torch()
