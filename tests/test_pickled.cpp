@@ -90,9 +90,11 @@ std::string model_dir_with(const std::string& file, const std::string& golden) {
   std::string dir = scratch() + "/model-" + file;
   fs::create_directories(dir);
   fs::copy_file(pickled(file), dir + "/" + file, fs::copy_options::overwrite_existing);
-  for (const char* cfg : {"config.json", "preprocessor_config.json"}) {
-    std::string src = test::source_dir() + "/tests/golden/" + golden + "/" + cfg;
-    if (fs::exists(src)) fs::copy_file(src, dir + "/" + cfg, fs::copy_options::overwrite_existing);
+  for (const auto& e : fs::directory_iterator(test::source_dir() + "/tests/golden/" + golden)) {
+    const std::string ext = e.path().extension().string();
+    if (e.path().filename() == "meta.json") continue;  // config.json, preprocessor_config.json, *.yaml are copied
+    if (ext == ".json" || ext == ".yaml" || ext == ".yml")
+      fs::copy_file(e.path(), dir + "/" + e.path().filename().string(), fs::copy_options::overwrite_existing);
   }
   return dir;
 }
@@ -165,7 +167,11 @@ TEST_CASE("pickled: checkpoints run to the PyTorch goldens from their files") {
                  Case{"deit_legacy.pth", "hf_deit_teacher_resized"}, Case{"timm_f16.pth.tar", "timm_f16"},
                  Case{"dino_full.pth", "timm_dinov2_resized"},
                  Case{"hf_vitmodel_resized_p2.pdparams", "hf_vitmodel_resized"},
-                 Case{"timm_dinov2_resized_p4.pdparams", "timm_dinov2_resized"}}) {
+                 Case{"timm_dinov2_resized_p4.pdparams", "timm_dinov2_resized"},
+                 // the seed layouts of issue 14, from the files their frameworks write
+                 Case{"paddle_clas.pdparams", "paddle_clas"}, Case{"paddle_tutorial.pdparams", "paddle_tutorial"},
+                 Case{"enc_postnorm_relu.pth", "enc_postnorm_relu"},
+                 Case{"enc_postnorm_relu_legacy.pth", "enc_postnorm_relu"}}) {
     CAPTURE(c.file);
     test::GoldenCase g = test::golden_case(c.golden);
     g.model_dir = model_dir_with(c.file, c.golden);

@@ -136,6 +136,17 @@ def write_pickled():
 
     with open(os.path.join(OUT, "tv_paddle21.pdparams"), "wb") as f:
         pickle.dump({k: Varbase("linear_%d.w_0" % i, v) for i, (k, v) in enumerate(arrays.items())}, f, protocol=2)
+    # The seed layouts (issue 14) from their goldens: PaddleClas and the Paddle tutorial as
+    # paddle.save writes them, an nn.TransformerEncoder ViT as torch.save writes it (zip and legacy)
+    for case, proto in (("paddle_clas", 4), ("paddle_tutorial", 2)):
+        npz = np.load(os.path.join(GOLDEN, case, "model.npz"))
+        saved = {k: npz[k] for k in npz.files}
+        saved["StructuredToParameterName@@"] = {k: "param_%d" % i for i, k in enumerate(npz.files)}
+        with open(os.path.join(OUT, "%s.pdparams" % case), "wb") as f:
+            pickle.dump(saved, f, protocol=proto)
+    enc = torch_sd("enc_postnorm_relu")
+    save(enc, "enc_postnorm_relu.pth")
+    save(enc, "enc_postnorm_relu_legacy.pth", legacy=True)
     # torch.save(model): a pickled module object, which cannot be read safely
     save(TinyNet(), "whole_model.pth")
     save(TinyNet(), "whole_model_legacy.pth", legacy=True)

@@ -294,8 +294,10 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
       return 5;
     };
     std::vector<fs::path> found;
-    for (auto& e : fs::directory_iterator(p, ec))
-      if (e.is_regular_file(ec) && is_weight_file_name(e.path().filename().string())) found.push_back(e.path());
+    if (fs::exists(p / "model.safetensors", ec)) found.push_back(p / "model.safetensors");  // even a bad one
+    else
+      for (auto& e : fs::directory_iterator(p, ec))
+        if (e.is_regular_file(ec) && is_weight_file_name(e.path().filename().string())) found.push_back(e.path());
     if (found.empty())
       throw ModelError(path + ": folder holds no weights file (model.safetensors, or one .safetensors, .npz, "
                        ".pth, .pt, .bin, .pdparams or .pth.tar file)");
