@@ -110,6 +110,8 @@ TEST_CASE("pickled: torch.save zip and legacy files hold exactly the safetensors
   PickledCheckpoint legacy(pickled("tv_legacy.pth")), zip(pickled("tv_zip.pth"));
   CHECK(std::string(legacy.format()) == "pytorch legacy");
   CHECK(std::string(zip.format()) == "pytorch zip");
+  for (const auto& t : zip.tensors()) CHECK_MESSAGE(t.mapped, t.name);     // stored, 64-aligned: from the map
+  for (const auto& t : legacy.tensors()) CHECK_MESSAGE(t.mapped, t.name);  // read in place
   PickledCheckpoint f16(pickled("timm_f16.pth.tar"));
   CHECK(f16.find("cls_token")->dtype == DType::F16);
 }
